@@ -1,0 +1,53 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { Config } from '../config/config.js';
+import type { DecodeResult, DecodeTask, DecodeWorkerData, WorkerWalMessage } from './task-types.js';
+
+/**
+ * Tasks one worker holds at once. More than one lets requests that arrive together share a WAL
+ * flush (group commit) while a worker waits on fsync.
+ */
+const TASKS_PER_WORKER = 8;
+
+/** The compiled worker; when running from TypeScript sources (tests), the build in dist/. */
+function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  const compiled = fileURLToPath(new URL('../../workers/decode-worker.js', import.meta.url));
+  if (here.endsWith('.js') && existsSync(compiled)) return compiled;
+  return fileURLToPath(new URL('../../dist/workers/decode-worker.js', import.meta.url));
+}
+
+export class DecodePool {
+  readonly #pool: Piscina<DecodeTask, DecodeResult>;
+
+  constructor(config: Config, ring: SharedArrayBuffer, onWalMessage: (m: WorkerWalMessage) => void) {
+    const workerData: DecodeWorkerData = { config, ring };
+    this.#pool = new Piscina({
+      filename: workerFile(),
+      minThreads: config.workers,
+      maxThreads: config.workers,
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+      concurrentTasksPerWorker: TASKS_PER_WORKER,
+      // Workers keep timers (segment age rotation, flush scheduling): never block them in Atomics.wait.
+      atomics: 'disabled',
+      maxQueue: Math.max(64, config.server.maxInflightRequests),
+      workerData,
+    });
+    this.#pool.on('message', (m: WorkerWalMessage) => {
+      if (m?.type === 'wal-delta') onWalMessage(m);
+    });
+  }
+
+  run(task: DecodeTask): Promise<DecodeResult> {
+    return this.#pool.run(task);
+  }
+
+  get queueSize(): number {
+    return this.#pool.queueSize;
+  }
+
+  async destroy(): Promise<void> {
+    await this.#pool.destroy();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The worker side of decoding: snappy → protobuf → rows → WAL. Runs only in decode workers
+ * (workers/decode-worker.ts); the main thread never imports it.
+ */
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import snappy from 'snappy';
+import xxhash from 'xxhash-wasm';
+import { errorCodeOf, IngestError } from '../errors.js';
+import { decodeWriteRequestV1 } from '../prom/remote-write-v1.js';
+import { decodeWriteRequestV2 } from '../prom/remote-write-v2.js';
+import { MetricsRowBuilder } from '../transform/metrics-rows.js';
+import { blockDecodedLength } from '../wal/s2.js';
+import { WalWriter } from '../wal/wal-writer.js';
+import type { DecodeResult, DecodeTask, DecodeWorkerData, WorkerWalMessage } from './task-types.js';
+
+const data = workerData as DecodeWorkerData;
+const hasher = await xxhash();
+const builder = new MetricsRowBuilder(data.config.transform, hasher);
+const writer = new WalWriter(data.config.wal, threadId, builder.schema.headerLine, (delta) => {
+  parentPort?.postMessage({ type: 'wal-delta', delta } satisfies WorkerWalMessage);
+});
+
+/** Decompresses a snappy block after checking its declared size against the limit. */
+export function decompressChecked(body: Buffer, maxBytes: number): Buffer {
+  const head = blockDecodedLength(body);
+  if (head === undefined) throw new IngestError('bad_snappy', 'body is not a snappy block (bad length preamble)');
+  if (head.length > maxBytes) {
+    throw new IngestError('decompressed_too_large', `snappy body declares ${head.length} bytes, over the limit of ${maxBytes}`);
+  }
+  try {
+    return snappy.uncompressSync(body, { asBuffer: true }) as Buffer;
+  } catch (e) {
+    throw new IngestError('bad_snappy', `body is not a valid snappy block: ${(e as Error).message}`);
+  }
+}
+
+export async function decodeTask(task: DecodeTask): Promise<DecodeResult> {
+  try {
+    const body = Buffer.from(data.ring, task.offset, task.length);
+    const raw = decompressChecked(body, data.config.server.maxDecompressedBytes);
+    builder.reset();
+    if (task.protocol === 'v2') decodeWriteRequestV2(raw, builder);
+    else decodeWriteRequestV1(raw, builder);
+    const result = { samples: builder.samples, histograms: builder.histograms, exemplars: builder.exemplars, rows: builder.rows, droppedSeries: builder.droppedSeries };
+    await writer.write(builder.tables());
+    return { ok: true, ...result, wal: writer.takeDelta() };
+  } catch (e) {
+    const code = errorCodeOf(e);
+    const message = code === 'internal' ? `internal error: ${(e as Error)?.stack ?? String(e)}` : (e as Error).message;
+    return { ok: false, code, message, wal: writer.takeDelta() };
+  }
+}
+

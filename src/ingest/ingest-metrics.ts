@@ -1,0 +1,28 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** Ingress metrics, named as the adx-mon ingestor's where the meaning is the same. */
+export function createIngestMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    requests: new Counter({ name: 'adxmon_ingestor_requests_received_total', help: 'Requests answered, by path and status code.', labelNames: ['path', 'code'], registers }),
+    rejects: new Counter({ name: 'adxmon_ingestor_requests_rejected_total', help: 'Requests refused, by reason (the error code; see docs/operations.md).', labelNames: ['reason'], registers }),
+    samples: new Counter({ name: 'adxmon_ingestor_samples_stored_total', help: 'Float samples written to the WAL.', registers }),
+    histograms: new Counter({ name: 'adxmon_ingestor_histograms_stored_total', help: 'Native histogram samples written to the WAL (as classic rows).', registers }),
+    exemplars: new Counter({ name: 'adxmon_ingestor_exemplars_dropped_total', help: 'Exemplars received; they are not stored.', registers }),
+    rows: new Counter({ name: 'adxmon_ingestor_rows_written_total', help: 'CSV rows written to the WAL.', registers }),
+    droppedSeries: new Counter({ name: 'adxmon_ingestor_series_dropped_total', help: 'Series dropped by --drop-metrics.', registers }),
+    bytesReceived: new Counter({ name: 'adxmon_ingestor_request_bytes_total', help: 'Compressed request body bytes received.', registers }),
+    duration: new Histogram({
+      name: 'adxmon_ingestor_request_duration_seconds',
+      help: 'Time from request start to answer, by path.',
+      labelNames: ['path'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers,
+    }),
+    inflight: new Gauge({ name: 'adxmon_ingestor_requests_inflight', help: 'Requests being received or decoded.', registers }),
+    queueDepth: new Gauge({ name: 'adxmon_ingestor_worker_queue_depth', help: 'Decode tasks waiting for a worker.', registers }),
+    ringBytes: new Gauge({ name: 'adxmon_ingestor_ingest_buffer_used_bytes', help: 'Bytes of the shared ingest ring holding request bodies.', registers }),
+  };
+}
+
+export type IngestMetrics = ReturnType<typeof createIngestMetrics>;

@@ -1,0 +1,277 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { ServerConfig } from '../config/config.js';
+import { HTTP_STATUS_BY_CODE, IngestError, type IngestErrorCode } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { WalCatalog } from '../wal/wal-catalog.js';
+import { blockDecodedLength } from '../wal/s2.js';
+import type { BodyRing } from './body-ring.js';
+import type { DecodePool } from './decode-pool.js';
+import type { IngestMetrics } from './ingest-metrics.js';
+import type { DecodeResult, RemoteWriteProtocol } from './task-types.js';
+
+const V2_TYPE = 'io.prometheus.write.v2.request';
+
+/**
+ * Picks the protocol from Content-Type as the remote-write 2.0 spec says: no type or plain
+ * `application/x-protobuf` is 1.0; `proto=prometheus.WriteRequest` is 1.0; `proto=
+ * io.prometheus.write.v2.Request` is 2.0; anything else is unsupported (415).
+ */
+export function protocolOf(contentType: string): RemoteWriteProtocol | undefined {
+  const [media, ...params] = contentType.toLowerCase().split(';').map((s) => s.trim());
+  if (media === '' && params.length === 0) return 'v1';
+  if (media !== 'application/x-protobuf') return undefined;
+  const proto = params.find((p) => p.startsWith('proto='))?.slice(6).replace(/^"|"$/g, '');
+  if (proto === undefined || proto === 'prometheus.writerequest') return 'v1';
+  if (proto === V2_TYPE) return 'v2';
+  return undefined;
+}
+
+/** State of one request from its headers until its answer. */
+interface Pending {
+  readonly res: HttpResponse;
+  readonly path: string;
+  readonly protocol: RemoteWriteProtocol;
+  readonly startedAt: number;
+  readonly deadline: number;
+  /** Declared Content-Length, or -1 for chunked bodies. */
+  readonly declared: number;
+  offset: number;
+  received: number;
+  /** Chunks of a body without Content-Length, until it is complete. */
+  chunks: Buffer[] | undefined;
+  aborted: boolean;
+  answered: boolean;
+  /** Counted in `inflight` (admitted and not yet finished). */
+  admitted: boolean;
+  /** Ring region reserved for this request; released only when no worker can still read it. */
+  holdsRing: boolean;
+  /** A worker holds the body; `#onResult` finishes the request. */
+  inWorker: boolean;
+}
+
+export interface HandlerDeps {
+  readonly config: ServerConfig;
+  readonly ring: BodyRing;
+  readonly pool: DecodePool;
+  readonly catalog: WalCatalog;
+  readonly metrics: IngestMetrics;
+  readonly log: Logger;
+  isShuttingDown(): boolean;
+}
+
+/**
+ * The remote-write endpoint on the main thread: checks headers and limits, copies the body once
+ * into the ring, hands it to a worker, and answers from the worker's result. It never decodes.
+ */
+export class RemoteWriteHandler {
+  readonly #d: HandlerDeps;
+  readonly #receiving = new Set<Pending>();
+  #inflight = 0;
+
+  constructor(deps: HandlerDeps) {
+    this.#d = deps;
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  handle(res: HttpResponse, req: HttpRequest, path: string): void {
+    const cfg = this.#d.config;
+    const contentType = req.getHeader('content-type');
+    const encoding = req.getHeader('content-encoding').trim().toLowerCase();
+    const lengthHeader = req.getHeader('content-length');
+    const now = performance.now();
+    const protocol = protocolOf(contentType);
+    const declared = lengthHeader === '' ? -1 : Number(lengthHeader);
+    const p: Pending = { res, path, protocol: protocol ?? 'v1', startedAt: now, deadline: now + cfg.requestTimeoutMs, declared, offset: -1, received: 0, chunks: undefined, aborted: false, answered: false, admitted: false, holdsRing: false, inWorker: false };
+    res.onAborted(() => {
+      p.aborted = true;
+      this.#finish(p);
+    });
+    if (protocol === undefined) return this.#reject(p, new IngestError('unsupported_media_type', `unsupported Content-Type "${contentType}"; send application/x-protobuf (remote write 1.0) or application/x-protobuf;proto=io.prometheus.write.v2.Request`), true);
+    if (encoding !== '' && encoding !== 'snappy') return this.#reject(p, new IngestError('unsupported_media_type', `unsupported Content-Encoding "${encoding}"; remote write bodies are snappy block-compressed`), true);
+    if (!Number.isSafeInteger(declared) || declared < -1) return this.#reject(p, new IngestError('invalid_request', 'bad Content-Length'), true);
+    if (declared > cfg.maxRequestBytes) return this.#reject(p, new IngestError('body_too_large', `body of ${declared} bytes is over --max-request-size ${cfg.maxRequestBytes}`), true);
+    const refusal = this.#admission();
+    if (refusal) return this.#reject(p, refusal, true);
+    if (declared >= 0) {
+      const offset = this.#d.ring.tryAlloc(declared);
+      if (offset === undefined) return this.#reject(p, new IngestError('overloaded', 'ingest buffer is full; retry later'), true);
+      p.offset = offset;
+      p.holdsRing = true;
+    } else p.chunks = [];
+    p.admitted = true;
+    this.#inflight++;
+    this.#receiving.add(p);
+    this.#gauges();
+    res.onData((chunk, isLast) => this.#onData(p, chunk, isLast));
+  }
+
+  /** Answers 408 to requests whose bodies are too slow; call about once a second. */
+  sweep(now = performance.now()): void {
+    for (const p of this.#receiving) {
+      if (now > p.deadline) this.#reject(p, new IngestError('request_timeout', 'request body not received in time'), true);
+    }
+  }
+
+  #admission(): IngestError | undefined {
+    if (this.#d.isShuttingDown()) return new IngestError('shutting_down', 'server is shutting down');
+    const over = this.#d.catalog.overLimit();
+    if (over) return new IngestError('disk_full', over);
+    if (this.#inflight >= this.#d.config.maxInflightRequests) return new IngestError('overloaded', 'too many requests in flight; retry later');
+    return undefined;
+  }
+
+  #onData(p: Pending, chunk: ArrayBuffer, isLast: boolean): void {
+    if (p.answered) return;
+    const bytes = new Uint8Array(chunk);
+    const cfg = this.#d.config;
+    if (p.chunks) {
+      if (p.received + bytes.length > cfg.maxRequestBytes) {
+        return this.#reject(p, new IngestError('body_too_large', `body is over --max-request-size ${cfg.maxRequestBytes}`), true);
+      }
+      p.chunks.push(Buffer.from(bytes)); // copies: the chunk is only valid during this call
+    } else {
+      if (p.received + bytes.length > p.declared) return this.#reject(p, new IngestError('invalid_request', 'body is longer than its Content-Length'), true);
+      this.#d.ring.view(p.offset + p.received, bytes.length).set(bytes);
+    }
+    const before = p.received;
+    p.received += bytes.length;
+    if (before < 5 && (p.received >= 5 || isLast)) {
+      const err = this.#checkPreamble(p);
+      if (err) return this.#reject(p, err, true);
+    }
+    if (!isLast) return;
+    if (p.chunks && !this.#placeChunks(p)) return;
+    if (p.received !== p.declared) return this.#reject(p, new IngestError('invalid_request', 'body is shorter than its Content-Length'), true);
+    this.#receiving.delete(p);
+    this.#d.metrics.bytesReceived.inc(p.received);
+    this.#dispatch(p);
+  }
+
+  /** Refuses a body whose snappy preamble declares more than --max-decompressed-size, before decoding. */
+  #checkPreamble(p: Pending): IngestError | undefined {
+    const head = p.chunks ? Buffer.concat(p.chunks).subarray(0, 5) : this.#d.ring.view(p.offset, Math.min(5, p.received));
+    const decoded = blockDecodedLength(head);
+    if (decoded === undefined) return head.length >= 5 ? new IngestError('bad_snappy', 'body is not a snappy block (bad length preamble)') : undefined;
+    if (decoded.length > this.#d.config.maxDecompressedBytes) {
+      return new IngestError('decompressed_too_large', `snappy body declares ${decoded.length} bytes, over --max-decompressed-size ${this.#d.config.maxDecompressedBytes}`);
+    }
+    return undefined;
+  }
+
+  /** A chunked body is complete: copy it into the ring (its one copy there). */
+  #placeChunks(p: Pending): boolean {
+    const body = Buffer.concat(p.chunks!);
+    p.chunks = undefined;
+    const offset = this.#d.ring.tryAlloc(body.length);
+    if (offset === undefined) {
+      this.#reject(p, new IngestError('overloaded', 'ingest buffer is full; retry later'), false);
+      return false;
+    }
+    p.offset = offset;
+    p.holdsRing = true;
+    (p as { declared: number }).declared = body.length;
+    this.#d.ring.view(offset, body.length).set(body);
+    return true;
+  }
+
+  #dispatch(p: Pending): void {
+    p.inWorker = true;
+    this.#d.metrics.queueDepth.set(this.#d.pool.queueSize);
+    this.#d.pool.run({ offset: p.offset, length: p.received, protocol: p.protocol }).then(
+      (r) => this.#onResult(p, r),
+      (e) => this.#onResult(p, { ok: false, code: poolErrorCode(e), message: `decode pool: ${(e as Error).message}`, wal: { bytes: 0, events: [] } }),
+    );
+  }
+
+  #onResult(p: Pending, r: DecodeResult): void {
+    p.inWorker = false;
+    this.#d.catalog.apply(r.wal);
+    if (p.aborted) return this.#finish(p); // written, but nobody to tell: the sender will retry
+    const m = this.#d.metrics;
+    if (!r.ok) {
+      if (r.code === 'internal' || r.code === 'wal_io') this.#d.log.throttled('error', r.code, 'request failed', { code: r.code, error: r.message });
+      return this.#reject(p, new IngestError(r.code, r.message), false);
+    }
+    m.samples.inc(r.samples);
+    m.histograms.inc(r.histograms);
+    m.exemplars.inc(r.exemplars);
+    m.rows.inc(r.rows);
+    if (r.droppedSeries > 0) m.droppedSeries.inc(r.droppedSeries);
+    this.#answer(p, 204, '', p.protocol === 'v2' ? [r.samples, r.histograms, 0] : undefined, false);
+  }
+
+  #reject(p: Pending, err: IngestError, closeConnection: boolean): void {
+    this.#d.metrics.rejects.inc({ reason: err.code });
+    const status = statusFor(err.code, this.#d.config);
+    const retry = status === 429 || status === 503;
+    this.#answer(p, status, err.message + '\n', p.protocol === 'v2' ? [0, 0, 0] : undefined, closeConnection, retry);
+  }
+
+  #answer(p: Pending, status: number, body: string, written: [number, number, number] | undefined, close: boolean, retryAfter = false): void {
+    if (p.answered) return;
+    p.answered = true;
+    this.#receiving.delete(p);
+    const m = this.#d.metrics;
+    m.requests.inc({ path: p.path, code: String(status) });
+    m.duration.observe({ path: p.path }, (performance.now() - p.startedAt) / 1000);
+    if (!p.aborted) {
+      p.res.cork(() => {
+        p.res.writeStatus(STATUS_TEXT[status] ?? String(status));
+        if (written) {
+          p.res.writeHeader('X-Prometheus-Remote-Write-Samples-Written', String(written[0]));
+          p.res.writeHeader('X-Prometheus-Remote-Write-Histograms-Written', String(written[1]));
+          p.res.writeHeader('X-Prometheus-Remote-Write-Exemplars-Written', String(written[2]));
+        }
+        if (retryAfter) p.res.writeHeader('Retry-After', String(this.#d.config.retryAfterSeconds));
+        if (body !== '') p.res.writeHeader('Content-Type', 'text/plain; charset=utf-8');
+        p.res.end(body, close);
+      });
+    }
+    this.#finish(p);
+  }
+
+  /** Ends the bookkeeping of a request once it is answered or aborted and no worker holds its body. */
+  #finish(p: Pending): void {
+    this.#receiving.delete(p);
+    if (p.inWorker) return;
+    if (p.holdsRing) {
+      p.holdsRing = false;
+      this.#d.ring.release(p.offset);
+    }
+    if (p.admitted) {
+      p.admitted = false;
+      this.#inflight--;
+    }
+    this.#gauges();
+  }
+
+  #gauges(): void {
+    this.#d.metrics.inflight.set(this.#inflight);
+    this.#d.metrics.ringBytes.set(this.#d.ring.usedBytes);
+  }
+}
+
+function poolErrorCode(e: unknown): IngestErrorCode {
+  const msg = String((e as Error)?.message ?? '');
+  // Piscina's own queue-full error has no code; it means overload.
+  return /queue is full/i.test(msg) ? 'overloaded' : 'internal';
+}
+
+export function statusFor(code: IngestErrorCode, cfg: ServerConfig): number {
+  return code === 'disk_full' ? cfg.backpressureStatus : HTTP_STATUS_BY_CODE[code];
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  204: '204 No Content',
+  400: '400 Bad Request',
+  404: '404 Not Found',
+  408: '408 Request Timeout',
+  413: '413 Payload Too Large',
+  415: '415 Unsupported Media Type',
+  429: '429 Too Many Requests',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+};

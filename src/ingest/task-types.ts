@@ -1,0 +1,46 @@
+/**
+ * Messages between the main thread and the decode workers. The worker imports only types from
+ * here; keep it free of runtime code that touches main-thread state.
+ */
+import type { Config } from '../config/config.js';
+import type { IngestErrorCode } from '../errors.js';
+import type { WalDelta } from '../wal/wal-writer.js';
+
+export type RemoteWriteProtocol = 'v1' | 'v2';
+
+/** `workerData` of every decode worker. */
+export interface DecodeWorkerData {
+  readonly config: Config;
+  /** The ingest ring; request bodies are read from it in place. */
+  readonly ring: SharedArrayBuffer;
+}
+
+/** One request body in the ring: `[offset, offset + length)`. */
+export interface DecodeTask {
+  readonly offset: number;
+  readonly length: number;
+  readonly protocol: RemoteWriteProtocol;
+}
+
+export type DecodeResult =
+  | {
+      readonly ok: true;
+      readonly samples: number;
+      readonly histograms: number;
+      readonly exemplars: number;
+      readonly rows: number;
+      readonly droppedSeries: number;
+      readonly wal: WalDelta;
+    }
+  | {
+      readonly ok: false;
+      readonly code: IngestErrorCode;
+      readonly message: string;
+      readonly wal: WalDelta;
+    };
+
+/** Sent by a worker on its own (not as a task result): accounting for idle-time rotations. */
+export interface WorkerWalMessage {
+  readonly type: 'wal-delta';
+  readonly delta: WalDelta;
+}

@@ -1,0 +1,68 @@
+import fs from 'node:fs';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Config } from './config/config.js';
+import { BodyRing } from './ingest/body-ring.js';
+import { DecodePool } from './ingest/decode-pool.js';
+import { createIngestMetrics } from './ingest/ingest-metrics.js';
+import { startIngestServer } from './ingest/ingest-server.js';
+import { RemoteWriteHandler } from './ingest/remote-write-handler.js';
+import type { Logger } from './log/logger.js';
+import { startOpsServer } from './ops/ops-server.js';
+import { WalCatalog } from './wal/wal-catalog.js';
+
+export interface RunningServer {
+  readonly port: number;
+  readonly metricsPort: number;
+  /** Graceful stop: refuse new requests, finish the ones in flight, close the WAL. */
+  shutdown(reason: string): Promise<void>;
+}
+
+const DRAIN_TIMEOUT_MS = 30_000;
+
+/** Composition root of `adx-ingestor serve`: wires the parts together and nothing else. */
+export async function serve(config: Config, log: Logger): Promise<RunningServer> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const catalog = new WalCatalog(config.wal, log, registry);
+  const recovered = catalog.recover();
+  log.info('WAL recovered', { dir: config.wal.storageDir, ...recovered });
+
+  const ring = new BodyRing(config.server.ingestBufferBytes);
+  const pool = new DecodePool(config, ring.buffer, (m) => catalog.apply(m.delta));
+  let shuttingDown = false;
+  const handler = new RemoteWriteHandler({ config: config.server, ring, pool, catalog, metrics: createIngestMetrics(registry), log, isShuttingDown: () => shuttingDown });
+  const ingest = await startIngestServer(config.server, handler, log);
+  const ops = await startOpsServer(config.server.metricsHost, config.server.metricsPort, registry, () => (shuttingDown ? 'shutting down' : catalog.overLimit()), log);
+  const sweeper = setInterval(() => handler.sweep(), 1000);
+  log.info('adx-ingestor serving', { workers: config.workers, fsync: config.wal.fsync, maxDiskUsage: config.wal.maxDiskUsageBytes });
+
+  let stopped: Promise<void> | undefined;
+  const shutdown = (reason: string) =>
+    (stopped ??= (async () => {
+      shuttingDown = true;
+      log.info('shutting down', { reason, inflight: handler.inflight });
+      ingest.stopListening();
+      const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+      while (handler.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      clearInterval(sweeper);
+      await pool.destroy();
+      if (config.wal.fsync !== 'never') syncActiveSegments(catalog, log);
+      await ops.close();
+      log.info('stopped', { walBytes: catalog.bytes, segments: catalog.count });
+    })());
+  return { port: ingest.port, metricsPort: ops.port, shutdown };
+}
+
+/** Workers are gone; make what they appended durable before exit. */
+function syncActiveSegments(catalog: WalCatalog, log: Logger): void {
+  for (const s of catalog.segments()) {
+    if (!s.active) continue;
+    try {
+      const fd = fs.openSync(s.path, 'r');
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+    } catch (e) {
+      log.warn('fsync at shutdown failed', { path: s.path, error: e });
+    }
+  }
+}

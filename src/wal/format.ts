@@ -1,0 +1,155 @@
+/**
+ * WAL segment byte format (compatible with adx-mon). All integers are big-endian.
+ *
+ *   segment file
+ *   ┌──────────────────────┬─────────┬─────────┬─────┐
+ *   │ header (8 bytes)     │ frame 0 │ frame 1 │ ... │
+ *   │ "ADXWAL" 0x00 0x00   │         │         │     │
+ *   └──────────────────────┴─────────┴─────────┴─────┘
+ *
+ *   frame
+ *   ┌─────────────┬──────────────┬───────────────────────────────┐
+ *   │ length u32  │ crc32 u32    │ payload: `length` bytes, a    │
+ *   │             │ IEEE, of the │ snappy block (S2 also read)   │
+ *   │             │ payload      │                               │
+ *   └─────────────┴──────────────┴───────────────────────────────┘
+ *
+ *   payload after decompression
+ *   ┌─────────────┬────────────┬────────────────┬───────────────┬───────────┐
+ *   │ magic u16   │ version u8 │ sample type u8 │ count u32     │ CSV bytes │
+ *   │ 0xAAAA      │ 1          │ 1 metric ...   │ rows in block │           │
+ *   └─────────────┴────────────┴────────────────┴───────────────┴───────────┘
+ *
+ * Each block's CSV starts with the header line (`Timestamp:datetime,...`), so every block is
+ * self-describing; `count` does not include that line. See docs/wal-format.md.
+ */
+import zlib from 'node:zlib';
+import snappy from 'snappy';
+import { decompressBlock } from './s2.js';
+
+export const WAL = {
+  /** The 8-byte segment header. */
+  headerMagic: 'ADXWAL',
+  headerBytes: 8,
+  /** length u32 + crc32 u32 before every payload. */
+  frameHeaderBytes: 8,
+  blockMagic: 0xaaaa,
+  blockVersion: 1,
+  /** magic u16 + version u8 + type u8 + count u32 at the start of a decompressed payload. */
+  blockHeaderBytes: 8,
+  /** Frames longer than this are treated as corruption (a torn length field), not allocated. */
+  maxFrameBytes: 1 << 30,
+} as const;
+
+/** Sample types; numbers are stable on disk, never reuse one. */
+export const SampleType = { metric: 1, trace: 2, log: 3 } as const;
+export type SampleType = (typeof SampleType)[keyof typeof SampleType];
+
+export const SEGMENT_HEADER: Readonly<Uint8Array> = Uint8Array.from([...Buffer.from(WAL.headerMagic, 'latin1'), 0, 0]);
+
+export function crc32(bytes: Uint8Array): number {
+  return zlib.crc32(bytes) >>> 0;
+}
+
+/** Writes the 8-byte block header in front of the CSV: `payload[0..8)` must be reserved for it. */
+export function writeBlockHeader(payload: Uint8Array, type: SampleType, count: number): void {
+  const v = new DataView(payload.buffer, payload.byteOffset, WAL.blockHeaderBytes);
+  v.setUint16(0, WAL.blockMagic);
+  v.setUint8(2, WAL.blockVersion);
+  v.setUint8(3, type);
+  v.setUint32(4, count);
+}
+
+/**
+ * Compresses a block payload (block header + CSV) and frames it. The result is a fresh buffer
+ * owned by the caller.
+ */
+export function encodeFrame(payload: Uint8Array): Buffer {
+  const compressed = snappy.compressSync(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+  const frame = Buffer.allocUnsafe(WAL.frameHeaderBytes + compressed.length);
+  frame.writeUInt32BE(compressed.length, 0);
+  frame.writeUInt32BE(crc32(compressed), 4);
+  compressed.copy(frame, WAL.frameHeaderBytes);
+  return frame;
+}
+
+/** Builds a whole frame from a sample type, row count and CSV text (tests, tools, transfers). */
+export function encodeBlock(type: SampleType, count: number, csv: Uint8Array): Buffer {
+  const payload = new Uint8Array(WAL.blockHeaderBytes + csv.byteLength);
+  writeBlockHeader(payload, type, count);
+  payload.set(csv, WAL.blockHeaderBytes);
+  return encodeFrame(payload);
+}
+
+export interface DecodedBlock {
+  readonly type: number;
+  readonly count: number;
+  /** CSV bytes, header line included. */
+  readonly csv: Buffer;
+}
+
+export class FormatError extends Error {
+  readonly code = 'wal_format';
+  constructor(message: string) {
+    super(message);
+    this.name = 'FormatError';
+  }
+}
+
+/** Decompresses (snappy, or S2 as adx-mon writes it) and parses one frame payload. */
+export function decodePayload(compressed: Uint8Array): DecodedBlock {
+  const raw = decompressBlock(compressed);
+  if (raw.length < WAL.blockHeaderBytes) throw new FormatError(`block of ${raw.length} bytes is shorter than its header`);
+  const magic = raw.readUInt16BE(0);
+  if (magic !== WAL.blockMagic) throw new FormatError(`block magic 0x${magic.toString(16)} is not 0xaaaa`);
+  const version = raw.readUInt8(2);
+  if (version !== WAL.blockVersion) throw new FormatError(`block version ${version} is not supported`);
+  return { type: raw.readUInt8(3), count: raw.readUInt32BE(4), csv: raw.subarray(WAL.blockHeaderBytes) };
+}
+
+export function hasSegmentHeader(bytes: Uint8Array): boolean {
+  if (bytes.byteLength < WAL.headerBytes) return false;
+  for (let i = 0; i < WAL.headerBytes; i++) if (bytes[i] !== SEGMENT_HEADER[i]) return false;
+  return true;
+}
+
+export interface FrameScan {
+  /** Offset just past the last frame whose length and CRC are good. */
+  readonly goodEnd: number;
+  /** Payload (compressed) views into the scanned buffer for every good frame, in order. */
+  readonly payloads: Uint8Array[];
+  /** Why scanning stopped before the end, with the offset of the first bad byte; undefined if clean. */
+  readonly problem?: { readonly offset: number; readonly reason: string };
+}
+
+/**
+ * Walks the frames of a whole segment image. Stops at the first frame that is torn (runs past
+ * the end) or fails its CRC; everything before it is good. A bad segment header is reported at
+ * offset 0 with no good frames.
+ */
+export function scanFrames(bytes: Uint8Array): FrameScan {
+  const payloads: Uint8Array[] = [];
+  if (!hasSegmentHeader(bytes)) {
+    return { goodEnd: 0, payloads, problem: { offset: 0, reason: 'missing or bad ADXWAL header' } };
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos: number = WAL.headerBytes;
+  while (pos < bytes.byteLength) {
+    if (bytes.byteLength - pos < WAL.frameHeaderBytes) {
+      return { goodEnd: pos, payloads, problem: { offset: pos, reason: 'torn frame header' } };
+    }
+    const length = view.getUint32(pos);
+    const crc = view.getUint32(pos + 4);
+    const start = pos + WAL.frameHeaderBytes;
+    if (length === 0 || length > WAL.maxFrameBytes || start + length > bytes.byteLength) {
+      return { goodEnd: pos, payloads, problem: { offset: pos, reason: `torn frame (length ${length})` } };
+    }
+    const payload = bytes.subarray(start, start + length);
+    if (crc32(payload) !== crc) {
+      return { goodEnd: pos, payloads, problem: { offset: pos, reason: 'CRC mismatch' } };
+    }
+    payloads.push(payload);
+    pos = start + length;
+  }
+  return { goodEnd: pos, payloads };
+}

@@ -1,0 +1,131 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { IngestError } from '../errors.js';
+import { SEGMENT_HEADER, WAL } from './format.js';
+import { segmentFileName } from './segment-name.js';
+
+/** Maps a failed write or sync to the error the sender sees: out of space is backpressure, the rest is I/O. */
+export function walIoError(err: unknown, what: string): IngestError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const full = code === 'ENOSPC' || code === 'EDQUOT';
+  return new IngestError(full ? 'disk_full' : 'wal_io', `${what}: ${(err as Error).message}`, { cause: err });
+}
+
+/**
+ * One active (appendable) segment file, owned by exactly one writer thread.
+ *
+ * Invariant: `size` is the length of the file's valid prefix. A failed append is truncated back
+ * to it before the error is thrown, so a partial frame never stays behind a good one.
+ */
+export class SegmentFile {
+  readonly path: string;
+  readonly prefix: string;
+  readonly createdAtMs: number;
+  #fd: number;
+  #size: number;
+
+  private constructor(filePath: string, prefix: string, fd: number, size: number, createdAtMs: number) {
+    this.path = filePath;
+    this.prefix = prefix;
+    this.#fd = fd;
+    this.#size = size;
+    this.createdAtMs = createdAtMs;
+  }
+
+  /** Creates `<dir>/<prefix>_<id>.wal` with its header; with `durable`, also fsyncs the directory entry. */
+  static create(dir: string, prefix: string, id: string, durable: boolean, nowMs = Date.now()): SegmentFile {
+    const filePath = path.join(dir, segmentFileName(prefix, id));
+    let fd: number;
+    try {
+      fd = fs.openSync(filePath, 'wx', 0o644);
+    } catch (e) {
+      throw walIoError(e, `create ${filePath}`);
+    }
+    const seg = new SegmentFile(filePath, prefix, fd, 0, nowMs);
+    try {
+      seg.append(SEGMENT_HEADER);
+      if (durable) syncDirectory(dir);
+    } catch (e) {
+      seg.closeQuietly();
+      fs.rmSync(filePath, { force: true });
+      throw e;
+    }
+    return seg;
+  }
+
+  /** Deletes a segment file; missing is fine. */
+  static remove(filePath: string): void {
+    fs.rmSync(filePath, { force: true });
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get isEmpty(): boolean {
+    return this.#size <= WAL.headerBytes;
+  }
+
+  /** Appends all of `bytes` (retrying short writes), or truncates back and throws. */
+  append(bytes: Uint8Array): void {
+    const start = this.#size;
+    let done = 0;
+    try {
+      while (done < bytes.byteLength) {
+        done += fs.writeSync(this.#fd, bytes, done, bytes.byteLength - done, start + done);
+      }
+    } catch (e) {
+      this.truncateTo(start);
+      throw walIoError(e, `append to ${this.path}`);
+    }
+    this.#size = start + done;
+  }
+
+  /** Cuts the file back to `size` (a rollback); the caller decides what the failure means. */
+  truncateTo(size: number): void {
+    try {
+      fs.ftruncateSync(this.#fd, size);
+      this.#size = size;
+    } catch {
+      // The next append overwrites at `size` anyway (positional writes), and start-up repair
+      // truncates whatever is left; `#size` stays the valid prefix.
+      this.#size = Math.min(this.#size, size);
+    }
+  }
+
+  /** fdatasync on the libuv pool; rejects with a `wal_io`/`disk_full` IngestError. */
+  sync(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      fs.fdatasync(this.#fd, (err) => (err ? reject(walIoError(err, `fsync ${this.path}`)) : resolve()));
+    });
+  }
+
+  /** Closes the file, fsyncing it first when asked. Safe to call twice. */
+  close(fsync: boolean): void {
+    if (this.#fd < 0) return;
+    try {
+      if (fsync) fs.fsyncSync(this.#fd);
+    } finally {
+      this.closeQuietly();
+    }
+  }
+
+  closeQuietly(): void {
+    if (this.#fd < 0) return;
+    try {
+      fs.closeSync(this.#fd);
+    } catch {
+      // already closed or the fd is gone; nothing to keep
+    }
+    this.#fd = -1;
+  }
+}
+
+export function syncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

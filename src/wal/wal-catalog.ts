@@ -1,0 +1,167 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Registry } from 'prom-client';
+import { Gauge } from 'prom-client';
+import type { WalConfig } from '../config/config.js';
+import type { Logger } from '../log/logger.js';
+import { checkSegment } from './repair.js';
+import { tryIdTimeMs, tryParseSegmentName } from './segment-name.js';
+import type { WalDelta } from './wal-writer.js';
+
+export interface SegmentEntry {
+  readonly path: string;
+  readonly database: string;
+  readonly table: string;
+  readonly createdAtMs: number;
+  /** Size when last reported (exact for closed segments; active ones grow between reports). */
+  size: number;
+  active: boolean;
+}
+
+/**
+ * The main thread's view of the WAL directory: every segment, its size, and whether a worker
+ * still appends to it. Workers report what they do as `WalDelta`s; this is the only place that
+ * decides whether the WAL is over its limits.
+ */
+export class WalCatalog {
+  readonly #config: WalConfig;
+  readonly #log: Logger;
+  readonly #segments = new Map<string, SegmentEntry>();
+  #bytes = 0;
+
+  constructor(config: WalConfig, log: Logger, registry: Registry) {
+    this.#config = config;
+    this.#log = log;
+    this.#registerMetrics(registry);
+  }
+
+  /**
+   * Start-up: creates the directory, checks every segment, truncates torn or corrupt tails, moves
+   * files with a bad header aside (`.corrupt`) and deletes segments with no blocks. Every
+   * surviving segment is closed: workers always start new ones.
+   */
+  recover(): { segments: number; bytes: number; truncated: number } {
+    fs.mkdirSync(this.#config.storageDir, { recursive: true });
+    let truncated = 0;
+    for (const file of fs.readdirSync(this.#config.storageDir).sort()) {
+      const name = tryParseSegmentName(file);
+      if (name === undefined) continue;
+      const filePath = path.join(this.#config.storageDir, file);
+      const r = checkSegment(filePath, { truncate: true });
+      if (r.headerBad) {
+        if (r.truncatedBytes > 0) fs.renameSync(filePath, filePath + '.corrupt');
+        else fs.rmSync(filePath, { force: true });
+        this.#log.warn('segment has no valid header; moved aside', { path: filePath, bytes: r.truncatedBytes });
+        continue;
+      }
+      if (r.truncatedBytes > 0) {
+        truncated++;
+        this.#log.warn('segment repaired: torn or corrupt tail truncated', { path: filePath, keptBytes: r.size, cutBytes: r.truncatedBytes, at: r.problem?.offset, reason: r.problem?.reason });
+      }
+      if (r.frames === 0) {
+        fs.rmSync(filePath, { force: true });
+        continue;
+      }
+      const createdAtMs = tryIdTimeMs(name.id) ?? fs.statSync(filePath).mtimeMs;
+      this.#add({ path: filePath, database: name.database, table: name.table, createdAtMs, size: r.size, active: false });
+    }
+    return { segments: this.#segments.size, bytes: this.#bytes, truncated };
+  }
+
+  apply(delta: WalDelta): void {
+    this.#bytes += delta.bytes;
+    for (const e of delta.events) {
+      if (e.kind === 'created') {
+        const name = tryParseSegmentName(path.basename(e.path));
+        this.#segments.set(e.path, { path: e.path, database: name?.database ?? '', table: name?.table ?? '', createdAtMs: e.createdAtMs, size: e.size, active: true });
+      } else if (e.kind === 'closed') {
+        const s = this.#segments.get(e.path);
+        if (s) {
+          s.size = e.size;
+          s.active = false;
+        }
+      } else this.#segments.delete(e.path);
+    }
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get count(): number {
+    return this.#segments.size;
+  }
+
+  /** Why writes must be refused right now, or undefined when they may proceed. */
+  overLimit(): string | undefined {
+    if (this.#bytes >= this.#config.maxDiskUsageBytes) {
+      return `WAL holds ${this.#bytes} bytes, at or over --max-disk-usage ${this.#config.maxDiskUsageBytes}`;
+    }
+    if (this.#segments.size >= this.#config.maxSegmentCount) {
+      return `WAL holds ${this.#segments.size} segments, at or over --max-segment-count ${this.#config.maxSegmentCount}`;
+    }
+    return undefined;
+  }
+
+  segments(): IterableIterator<SegmentEntry> {
+    return this.#segments.values();
+  }
+
+  #add(entry: SegmentEntry): void {
+    this.#segments.set(entry.path, entry);
+    this.#bytes += entry.size;
+  }
+
+  #registerMetrics(registry: Registry): void {
+    const perTable = (fn: (acc: Map<string, number>, s: SegmentEntry, now: number) => void) => {
+      const now = Date.now();
+      const acc = new Map<string, number>();
+      for (const s of this.#segments.values()) fn(acc, s, now);
+      return acc;
+    };
+    const setAll = (g: Gauge<'database' | 'table'>, acc: Map<string, number>) => {
+      g.reset();
+      for (const [key, v] of acc) {
+        const [database, table] = key.split('\0') as [string, string];
+        g.set({ database, table }, v);
+      }
+    };
+    const key = (s: SegmentEntry) => `${s.database}\0${s.table}`;
+    new Gauge({
+      name: 'adxmon_ingestor_wal_segments_count',
+      help: 'WAL segment files per table (active and closed).',
+      labelNames: ['database', 'table'],
+      registers: [registry],
+      collect() {
+        setAll(this, perTable((acc, s) => acc.set(key(s), (acc.get(key(s)) ?? 0) + 1)));
+      },
+    });
+    const self = this;
+    new Gauge({
+      name: 'adxmon_ingestor_wal_segments_size_bytes',
+      help: 'Bytes in WAL segments per table (active segments as of their last report).',
+      labelNames: ['database', 'table'],
+      registers: [registry],
+      collect() {
+        setAll(this, perTable((acc, s) => acc.set(key(s), (acc.get(key(s)) ?? 0) + s.size)));
+      },
+    });
+    new Gauge({
+      name: 'adxmon_ingestor_wal_segments_max_age_seconds',
+      help: 'Age of the oldest WAL segment per table.',
+      labelNames: ['database', 'table'],
+      registers: [registry],
+      collect() {
+        setAll(this, perTable((acc, s, now) => acc.set(key(s), Math.max(acc.get(key(s)) ?? 0, (now - s.createdAtMs) / 1000))));
+      },
+    });
+    new Gauge({
+      name: 'adxmon_ingestor_wal_disk_usage_bytes',
+      help: 'Bytes in the WAL directory, as accounted by the ingestor (compare with --max-disk-usage).',
+      registers: [registry],
+      collect() {
+        this.set(self.#bytes);
+      },
+    });
+  }
+}

@@ -1,0 +1,209 @@
+import type { WalConfig } from '../config/config.js';
+import { encodeFrame, SampleType, WAL, writeBlockHeader } from './format.js';
+import { newSegmentId } from './segment-name.js';
+import { SegmentFile } from './segment-file.js';
+
+/** What happened to segment files, for the main thread's disk accounting. */
+export type SegmentEvent =
+  | { readonly kind: 'created'; readonly path: string; readonly prefix: string; readonly size: number; readonly createdAtMs: number }
+  | { readonly kind: 'closed'; readonly path: string; readonly size: number }
+  | { readonly kind: 'removed'; readonly path: string; readonly size: number };
+
+export interface WalDelta {
+  /** Bytes added to (or, negative, removed from) the WAL since the last delta. */
+  bytes: number;
+  events: SegmentEvent[];
+}
+
+/** Rows for one segment prefix, as produced by a transform. */
+export interface PendingRows {
+  readonly prefix: string;
+  readonly csv: string;
+  readonly rows: number;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * The WAL writer of one worker thread: one active segment per prefix, appended by group commit.
+ *
+ * `write()` queues rows and returns a promise that settles after the next flush. A flush runs on
+ * `setImmediate`, so every request decoded in the same turn of the event loop shares it: per
+ * prefix one block (one CSV header, many requests' rows), one write, and with `fsync=always` one
+ * fdatasync per touched file. The promise resolves only when the bytes are in the file (and
+ * synced when asked); if any write of the flush fails, every segment the flush touched is cut back
+ * to where it was and all its waiters are rejected, so an unacknowledged request leaves nothing.
+ */
+export class WalWriter {
+  readonly #config: WalConfig;
+  readonly #writerId: number;
+  readonly #headerLine: string;
+  readonly #active = new Map<string, SegmentFile>();
+  #pending = new Map<string, { pieces: string[]; rows: number }>();
+  #waiters: Waiter[] = [];
+  #scheduled = false;
+  /** Segments with an fdatasync in flight; they are never closed until it settles. */
+  readonly #syncing = new Map<SegmentFile, number>();
+  readonly #retired = new Set<SegmentFile>();
+  #delta: WalDelta = { bytes: 0, events: [] };
+  readonly #onIdleDelta: (delta: WalDelta) => void;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(config: WalConfig, writerId: number, headerLine: string, onIdleDelta: (delta: WalDelta) => void) {
+    this.#config = config;
+    this.#writerId = writerId;
+    this.#headerLine = headerLine;
+    this.#onIdleDelta = onIdleDelta;
+    const tick = Math.max(50, Math.min(1000, Math.floor(config.maxSegmentAgeMs / 4)));
+    this.#timer = setInterval(() => this.#rotateAged(Date.now()), tick);
+    this.#timer.unref();
+  }
+
+  /** Queues rows for the next flush; resolves once they are durable per `--wal-fsync`. */
+  write(rows: Iterable<PendingRows>): Promise<void> {
+    for (const r of rows) {
+      if (r.rows === 0) continue;
+      let p = this.#pending.get(r.prefix);
+      if (p === undefined) this.#pending.set(r.prefix, (p = { pieces: [], rows: 0 }));
+      p.pieces.push(r.csv);
+      p.rows += r.rows;
+    }
+    const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => void this.#flush());
+    }
+    return done;
+  }
+
+  /** Takes the accounting delta accumulated since the last call. */
+  takeDelta(): WalDelta {
+    const d = this.#delta;
+    this.#delta = { bytes: 0, events: [] };
+    return d;
+  }
+
+  async #flush(): Promise<void> {
+    this.#scheduled = false;
+    const pending = this.#pending;
+    const waiters = this.#waiters;
+    this.#pending = new Map();
+    this.#waiters = [];
+    const touched = new Map<SegmentFile, number>(); // segment → size before this flush
+    try {
+      for (const [prefix, p] of pending) this.#appendBlock(prefix, p.pieces, p.rows, touched);
+    } catch (err) {
+      this.#rollback(touched);
+      for (const w of waiters) w.reject(err);
+      return;
+    }
+    if (this.#config.fsync === 'always' && touched.size > 0) {
+      try {
+        await Promise.all([...touched.keys()].map((s) => this.#sync(s)));
+      } catch (err) {
+        // After a failed fsync the kernel may have dropped dirty pages: never append to those
+        // files again. What they hold stays for repair and upload; the senders retry.
+        for (const s of touched.keys()) this.#retire(s);
+        for (const w of waiters) w.reject(err);
+        return;
+      }
+    }
+    for (const w of waiters) w.resolve();
+  }
+
+  #appendBlock(prefix: string, pieces: string[], rows: number, touched: Map<SegmentFile, number>): void {
+    const text = this.#headerLine + (pieces.length === 1 ? pieces[0]! : pieces.join(''));
+    const payload = Buffer.allocUnsafe(WAL.blockHeaderBytes + Buffer.byteLength(text));
+    writeBlockHeader(payload, SampleType.metric, rows);
+    payload.write(text, WAL.blockHeaderBytes, 'utf8');
+    const frame = encodeFrame(payload);
+    let seg = this.#active.get(prefix);
+    if (seg !== undefined && !seg.isEmpty && seg.size + frame.length > this.#config.maxSegmentBytes && !touched.has(seg)) {
+      this.#retire(seg);
+      seg = undefined;
+    }
+    if (seg === undefined) seg = this.#open(prefix);
+    if (!touched.has(seg)) touched.set(seg, seg.size);
+    seg.append(frame);
+    this.#delta.bytes += frame.length;
+  }
+
+  #open(prefix: string): SegmentFile {
+    const now = Date.now();
+    const seg = SegmentFile.create(this.#config.storageDir, prefix, newSegmentId(this.#writerId, now), this.#config.fsync !== 'never', now);
+    this.#active.set(prefix, seg);
+    this.#delta.bytes += seg.size;
+    this.#delta.events.push({ kind: 'created', path: seg.path, prefix, size: seg.size, createdAtMs: now });
+    return seg;
+  }
+
+  #rollback(touched: Map<SegmentFile, number>): void {
+    for (const [seg, size] of touched) {
+      this.#delta.bytes -= seg.size - size;
+      seg.truncateTo(size);
+    }
+  }
+
+  async #sync(seg: SegmentFile): Promise<void> {
+    this.#syncing.set(seg, (this.#syncing.get(seg) ?? 0) + 1);
+    try {
+      await seg.sync();
+    } finally {
+      const left = this.#syncing.get(seg)! - 1;
+      if (left > 0) this.#syncing.set(seg, left);
+      else {
+        this.#syncing.delete(seg);
+        if (this.#retired.has(seg)) this.#close(seg);
+      }
+    }
+  }
+
+  /** Takes a segment out of service; it is closed as soon as no fsync is in flight on it. */
+  #retire(seg: SegmentFile): void {
+    if (this.#active.get(seg.prefix) === seg) this.#active.delete(seg.prefix);
+    if (this.#syncing.has(seg)) this.#retired.add(seg);
+    else this.#close(seg);
+  }
+
+  #close(seg: SegmentFile): void {
+    this.#retired.delete(seg);
+    try {
+      seg.close(this.#config.fsync !== 'never');
+      this.#delta.events.push(seg.isEmpty ? this.#remove(seg) : { kind: 'closed', path: seg.path, size: seg.size });
+    } catch (err) {
+      // fsync on close failed: the data is still in the file for repair; report it closed.
+      seg.closeQuietly();
+      this.#delta.events.push({ kind: 'closed', path: seg.path, size: seg.size });
+      void err;
+    }
+  }
+
+  #remove(seg: SegmentFile): SegmentEvent {
+    SegmentFile.remove(seg.path);
+    this.#delta.bytes -= seg.size;
+    return { kind: 'removed', path: seg.path, size: seg.size };
+  }
+
+  #rotateAged(now: number): void {
+    let rotated = false;
+    for (const seg of [...this.#active.values()]) {
+      if (now - seg.createdAtMs >= this.#config.maxSegmentAgeMs) {
+        this.#retire(seg);
+        rotated = true;
+      }
+    }
+    if (rotated || this.#delta.events.length > 0) this.#onIdleDelta(this.takeDelta());
+  }
+
+  /** Closes every segment (fsyncing per config). Used at shutdown; no writes may follow. */
+  closeAll(): WalDelta {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const seg of [...this.#active.values()]) this.#retire(seg);
+    return this.takeDelta();
+  }
+}
+
