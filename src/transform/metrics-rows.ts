@@ -45,6 +45,8 @@ export class MetricsRowBuilder implements SeriesSink {
   /** The current series' rows target and `,SeriesId,lifted...,"Labels",` text; undefined until prepared. */
   #target: TableRows | undefined;
   #middle = '';
+  #database = '';
+  #table = '';
   #prepared = false;
   #dropped = false;
   samples = 0;
@@ -98,7 +100,8 @@ export class MetricsRowBuilder implements SeriesSink {
     if (!this.#prepared) this.#prepare();
     this.samples++;
     if (this.#dropped) return;
-    this.#row(this.#target!, this.#middle, value, timestampMs);
+    this.#target ??= this.#targetFor(this.#database, this.#table);
+    this.#row(this.#target, this.#middle, value, timestampMs);
   }
 
   histogram(h: NativeHistogram): void {
@@ -168,7 +171,8 @@ export class MetricsRowBuilder implements SeriesSink {
     this.#n = n;
     const table = normalizeMetricName(metricName);
     const made = this.#middleFor(table, '', -1, '');
-    this.#target = made.target;
+    this.#database = made.database;
+    this.#table = table;
     this.#middle = made.middle;
   }
 
@@ -176,7 +180,7 @@ export class MetricsRowBuilder implements SeriesSink {
    * Table target and `,SeriesId,lifted,"Labels",` for the current labels, with the metric name's
    * table replaced by `table` and, when `extraAt >= 0`, label `le`=`extraValue` inserted there.
    */
-  #middleFor(table: string, nameSuffix: string, extraAt: number, extraValue: string): { target: TableRows; middle: string } {
+  #middleFor(table: string, nameSuffix: string, extraAt: number, extraValue: string): { database: string; middle: string } {
     const names = this.#names;
     const values = this.#values;
     const n = this.#n;
@@ -214,7 +218,7 @@ export class MetricsRowBuilder implements SeriesSink {
     let middle = ',' + seriesId;
     for (const v of liftedValues) middle += ',' + csvField(v);
     middle += ',' + csvQuoted('{' + json + '}') + ',';
-    return { target: this.#targetFor(database, table), middle };
+    return { database, middle };
   }
 
   #targetFor(database: string, table: string): TableRows {
@@ -236,14 +240,14 @@ export class MetricsRowBuilder implements SeriesSink {
     const base = normalizeMetricName(this.#values[indexOf(this.#names, this.#n, NAME)]!);
     const ts = h.timestampMs;
     const c = this.#middleFor(base + 'Count', '_count', -1, '');
-    this.#row(c.target, c.middle, count, ts);
+    this.#row(this.#targetFor(c.database, base + 'Count'), c.middle, count, ts);
     const s = this.#middleFor(base + 'Sum', '_sum', -1, '');
-    this.#row(s.target, s.middle, sum, ts);
+    this.#row(this.#targetFor(s.database, base + 'Sum'), s.middle, sum, ts);
     const leAt = sortedInsertIndex(this.#names, this.#n, 'le');
     for (const b of buckets) {
       const le = b.le === Infinity ? '+Inf' : String(b.le);
       const m = this.#middleFor(base + 'Bucket', '_bucket', leAt, le);
-      this.#row(m.target, m.middle, b.cumulativeCount, ts);
+      this.#row(this.#targetFor(m.database, base + 'Bucket'), m.middle, b.cumulativeCount, ts);
     }
   }
 }

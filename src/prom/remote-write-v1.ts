@@ -1,0 +1,140 @@
+/**
+ * Decoder for Prometheus remote write 1.0 (`prometheus.WriteRequest`), straight into a
+ * `SeriesSink`, without building message objects.
+ *
+ * Field order on the wire is not guaranteed, but the sink must see every label of a series
+ * before its samples. Each `TimeSeries` is therefore read in two passes: the first emits labels
+ * and notes where the first sample, histogram or exemplar is; the second starts there and emits
+ * those. A sender writing labels first (all known senders) costs one extra tag read per sample.
+ *
+ * Lifetime: `buf` is borrowed for the call; the sink receives strings and numbers only (plus a
+ * reused `NativeHistogram` valid during its `histogram` call). If the decoder throws, the sink may
+ * already have received part of the request and must discard it.
+ */
+import { HistogramDecoder } from './histogram.js';
+import { ProtoReader } from './protobuf-reader.js';
+import type { SeriesSink } from './series-sink.js';
+import { decodeUtf8 } from './utf8.js';
+
+/** Decodes a serialized `prometheus.WriteRequest`. Throws `IngestError` (`bad_protobuf`, `invalid_utf8`, ...). */
+export function decodeWriteRequestV1(buf: Uint8Array, sink: SeriesSink): void {
+  const r = new ProtoReader(buf);
+  const state: DecodeState = { r, sink, histograms: undefined };
+  // message WriteRequest {
+  //   repeated prometheus.TimeSeries timeseries = 1;
+  //   reserved 2;
+  //   repeated prometheus.MetricMetadata metadata = 3;
+  // }
+  while (r.pos < r.end) {
+    const tag = r.tag();
+    if (tag === 0x0a) {
+      // 1 timeseries
+      const len = r.len();
+      decodeTimeSeries(state, r.pos + len);
+    } else {
+      r.skip(tag); // metadata and unknown fields
+    }
+  }
+}
+
+interface DecodeState {
+  readonly r: ProtoReader;
+  readonly sink: SeriesSink;
+  /** Created on the first histogram of the request. */
+  histograms: HistogramDecoder | undefined;
+}
+
+// message TimeSeries {
+//   repeated Label labels = 1;
+//   repeated Sample samples = 2;
+//   repeated Exemplar exemplars = 3;
+//   repeated Histogram histograms = 4;
+// }
+function decodeTimeSeries(state: DecodeState, end: number): void {
+  const { r, sink } = state;
+  const outer = r.end;
+  r.end = end;
+  sink.beginSeries();
+  // Pass 1: labels.
+  let dataStart = -1;
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.tag();
+    if (tag === 0x0a) {
+      const len = r.len();
+      decodeLabel(r, sink, r.pos + len);
+    } else {
+      if (dataStart < 0 && (tag === 0x12 || tag === 0x1a || tag === 0x22)) dataStart = at;
+      r.skip(tag);
+    }
+  }
+  // Pass 2: samples, exemplars, histograms, from the first of them on.
+  if (dataStart >= 0) {
+    r.pos = dataStart;
+    while (r.pos < end) {
+      const tag = r.tag();
+      switch (tag) {
+        case 0x12: { // 2 samples
+          const len = r.len();
+          decodeSample(r, sink, r.pos + len);
+          break;
+        }
+        case 0x1a: // 3 exemplars: counted, not decoded
+          r.skip(tag);
+          sink.exemplar();
+          break;
+        case 0x22: { // 4 histograms
+          const len = r.len();
+          state.histograms ??= new HistogramDecoder();
+          sink.histogram(state.histograms.decode(r, r.pos + len));
+          break;
+        }
+        default:
+          r.skip(tag); // labels (done in pass 1) and unknown fields
+      }
+    }
+  }
+  sink.endSeries();
+  r.end = outer;
+}
+
+// message Label { string name = 1; string value = 2; }
+function decodeLabel(r: ProtoReader, sink: SeriesSink, end: number): void {
+  const outer = r.end;
+  r.end = end;
+  let name = '';
+  let value = '';
+  while (r.pos < end) {
+    const tag = r.tag();
+    if (tag === 0x0a) {
+      const len = r.len();
+      name = decodeUtf8(r.buf, r.pos, r.pos + len);
+      r.pos += len;
+    } else if (tag === 0x12) {
+      const len = r.len();
+      value = decodeUtf8(r.buf, r.pos, r.pos + len);
+      r.pos += len;
+    } else {
+      r.skip(tag);
+    }
+  }
+  r.end = outer;
+  sink.label(name, value);
+}
+
+// message Sample { double value = 1; int64 timestamp = 2; }   (2.0 adds start_timestamp = 3, skipped)
+/** Decodes a 1.0 or 2.0 `Sample` and passes it to the sink. */
+export function decodeSample(r: ProtoReader, sink: SeriesSink, end: number): void {
+  const outer = r.end;
+  r.end = end;
+  let value = 0;
+  let timestampMs = 0;
+  while (r.pos < end) {
+    const tag = r.tag();
+    if (tag === 0x09) value = r.double();
+    else if (tag === 0x10) timestampMs = r.int64();
+    else r.skip(tag);
+  }
+  r.end = outer;
+  sink.sample(value, timestampMs);
+}

@@ -1,0 +1,47 @@
+import fc from 'fast-check';
+import t from 'tap';
+import { BodyRing } from '../../src/ingest/body-ring.js';
+
+t.test('live regions never overlap, stay in bounds, and all space comes back', async (t) => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 16, max: 4096 }),
+      fc.array(fc.oneof(fc.record({ alloc: fc.integer({ min: 0, max: 1500 }) }), fc.record({ free: fc.nat() })), { maxLength: 300 }),
+      (size, ops) => {
+        const ring = new BodyRing(size);
+        const live: { offset: number; length: number }[] = [];
+        for (const op of ops) {
+          if ('alloc' in op) {
+            const offset = ring.tryAlloc(op.alloc);
+            if (offset === undefined) continue;
+            const length = Math.max(1, op.alloc);
+            if (offset < 0 || offset + length > size) return false;
+            for (const r of live) if (offset < r.offset + r.length && r.offset < offset + length) return false;
+            live.push({ offset, length });
+          } else if (live.length > 0) {
+            const [r] = live.splice(op.free % live.length, 1);
+            ring.release(r!.offset);
+          }
+          if (ring.usedBytes > size || ring.usedBytes < live.reduce((n, r) => n + r.length, 0)) return false;
+        }
+        for (const r of live) ring.release(r.offset);
+        return ring.usedBytes === 0 && ring.tryAlloc(size) === 0;
+      },
+    ),
+    { numRuns: 500 },
+  );
+  t.pass('500 random alloc/release sequences');
+});
+
+t.test('a full ring refuses, and frees in any order', async (t) => {
+  const ring = new BodyRing(100);
+  const a = ring.tryAlloc(40)!;
+  const b = ring.tryAlloc(40)!;
+  t.equal(ring.tryAlloc(40), undefined, 'no room for a third');
+  ring.release(b);
+  t.equal(ring.usedBytes, 80, 'b is not reclaimed while a, older, is live');
+  ring.release(a);
+  t.equal(ring.usedBytes, 0);
+  t.throws(() => ring.release(a), /not allocated/);
+  t.equal(ring.tryAlloc(101), undefined, 'larger than the ring');
+});

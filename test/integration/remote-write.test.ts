@@ -1,0 +1,35 @@
+import t from 'tap';
+import { encodeWriteRequestV1, encodeWriteRequestV2 } from '../../src/prom/remote-write-encode.js';
+import { metricValue, readWal, remoteWrite, scrape, startServer } from '../helpers/server.js';
+
+const now = Date.now();
+
+t.test('remote write 1.0 and 2.0 land in the WAL as adx-mon rows', async (t) => {
+  const s = await startServer(['--workers', '2']);
+  t.teardown(() => s.stop());
+  const v1 = encodeWriteRequestV1([
+    { labels: [['__name__', 'http_requests_total'], ['job', 'api'], ['code', '200']], samples: [{ value: 1, timestampMs: now }, { value: 2, timestampMs: now + 1000 }] },
+    { labels: [['__name__', 'up'], ['job', 'api'], ['adxmon_database', 'Other']], samples: [{ value: 1, timestampMs: now }] },
+  ]);
+  const r1 = await remoteWrite(s.url, v1, 1);
+  t.equal(r1.status, 204, r1.body);
+  const v2 = encodeWriteRequestV2([{ labels: [['__name__', 'http_requests_total'], ['job', 'web']], samples: [{ value: 7.5, timestampMs: now }], exemplars: 2 }]);
+  const r2 = await remoteWrite(s.url.replace('/api/v1/write', '/receive'), v2, 2);
+  t.equal(r2.status, 204, r2.body);
+  t.equal(r2.headers['x-prometheus-remote-write-samples-written'], '1');
+  t.equal(r2.headers['x-prometheus-remote-write-histograms-written'], '0');
+  t.equal(r2.headers['x-prometheus-remote-write-exemplars-written'], '0');
+  const rows = readWal(s.dir);
+  t.equal(rows.length, 4);
+  const web = rows.find((r) => r.labels.job === 'web')!;
+  t.match(web, { database: 'Metrics', table: 'HttpRequestsTotal', value: '7.500000000', labels: { job: 'web' } });
+  t.equal(web.timestamp, new Date(now).toISOString().replace(/\.?0+Z$/, 'Z').replace(/\.(\d*?)0*Z$/, '.$1Z'));
+  t.match(rows.find((r) => r.table === 'Up'), { database: 'Other', labels: { job: 'api' } });
+  const m = (await scrape(s.metricsPort)).body;
+  t.equal(metricValue(m, 'adxmon_ingestor_samples_stored_total'), 4);
+  t.equal(metricValue(m, 'adxmon_ingestor_requests_received_total', { path: '/api/v1/write', code: '204' }), 1);
+  t.equal(metricValue(m, 'adxmon_ingestor_requests_received_total', { path: '/receive', code: '204' }), 1);
+  t.equal(metricValue(m, 'adxmon_ingestor_wal_segments_count', { database: 'Metrics', table: 'HttpRequestsTotal' }) >= 1, true);
+  t.equal((await scrape(s.metricsPort, '/readyz')).status, 200);
+  t.equal((await scrape(s.metricsPort, '/healthz')).status, 200);
+});
