@@ -15,7 +15,12 @@ export interface IngestServer {
 export function startIngestServer(config: ServerConfig, handler: RemoteWriteHandler, log: Logger): Promise<IngestServer> {
   const uws = loadNativeUws();
   const app = uws.App();
-  for (const path of REMOTE_WRITE_PATHS) app.post(path, (res, req) => handler.handle(res, req, path));
+  for (const path of REMOTE_WRITE_PATHS) {
+    app.post(path, (res, req) => handler.handle(res, req, path));
+    app.any(path, (res) => {
+      res.cork(() => void res.writeStatus('405 Method Not Allowed').writeHeader('Allow', 'POST').end('remote write takes POST\n'));
+    });
+  }
   app.any('/*', (res, req) => {
     const body = `no endpoint ${req.getMethod().toUpperCase()} ${req.getUrl()}; remote write goes to POST ${REMOTE_WRITE_PATHS.join(' or ')}\n`;
     res.cork(() => res.writeStatus('404 Not Found').end(body));
