@@ -114,3 +114,8 @@ t.test('native histograms become _count, _sum and cumulative _bucket rows', asyn
   const leId = seriesId([['__name__', 'rpc_seconds_bucket'], ['job', 'j'], ['le', '2']]);
   t.ok(rows[1]!.includes(`,${leId},`), 'le is part of the SeriesId, in sorted position');
 });
+
+t.test('golden row (the example in docs/data-model.md)', async (t) => {
+  const { tables } = buildRows([{ labels: [['__name__', 'http_requests_total'], ['code', '200'], ['job', 'api']], samples: [[1, TS]] }]);
+  t.equal(tables['Metrics_HttpRequestsTotal'], '2024-05-01T12:00:00.123Z,7975210535067745600,"{""code"":""200"",""job"":""api""}",1.000000000\n');
+});
