@@ -28,7 +28,7 @@ export function decompressChecked(body: Buffer, maxBytes: number): Buffer {
     throw new IngestError('decompressed_too_large', `snappy body declares ${head.length} bytes, over the limit of ${maxBytes}`);
   }
   try {
-    return snappy.uncompressSync(body, { asBuffer: true }) as Buffer;
+    return snappy.uncompressSync(body, { asBuffer: true, copyOutputData: true }) as Buffer;
   } catch (e) {
     throw new IngestError('bad_snappy', `body is not a valid snappy block: ${(e as Error).message}`);
   }

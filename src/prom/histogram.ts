@@ -11,11 +11,13 @@
  * 1. Validation (`validateHistogram`; any failure is `invalid_request`): schema is -53 (custom
  *    buckets) or within [-4, 8]; on each side, the span lengths add up to the number of bucket
  *    deltas (integer histogram) or counts (float histogram); every span after the first has a
- *    non-negative offset; no bucket count is negative; an integer histogram's count is at least
- *    the sum of its bucket counts plus its zero count. Exponential schemas carry no custom values.
- *    Custom schema: custom values strictly increase, all offsets are non-negative, the highest
- *    bucket index is at most len(custom_values), and there are no negative spans or buckets, no
- *    zero count and no zero threshold.
+ *    non-negative offset; no count is negative; the zero threshold is neither negative nor NaN;
+ *    an integer histogram's count is at least the sum of its bucket counts plus its zero count
+ *    (not checked for float histograms, where rounding makes the sum inexact; Prometheus does not
+ *    check it either). Exponential schemas carry no custom values. Custom schema: custom values
+ *    strictly increase (no NaN), all offsets are non-negative, the highest bucket index is at
+ *    most len(custom_values), and there are no negative spans or buckets, no zero count and no
+ *    zero threshold.
  * 2. Integer or float. A histogram is a float histogram when its count was sent as `count_float`,
  *    an integer histogram when sent as `count_int` (or absent). Integer histograms take
  *    `*_deltas` and `zero_count_int`, float histograms `*_counts` and `zero_count_float`; the other
@@ -34,9 +36,14 @@
  * 6. Rows. Negative buckets (by decreasing index), the zero bucket (exponential schemas only,
  *    listed even when empty) and positive buckets (by increasing index) are sorted by upper bound,
  *    buckets with equal bounds are merged (counts added), and cumulativeCount is the running sum
- *    in that order. Empty buckets inside spans are listed. Buckets with upper bound +Inf are not
- *    listed: the last row is always le=+Inf with cumulativeCount = count (which also counts
- *    observations in no bucket, such as NaN). `count` is count_int or count_float, `sum` is sum.
+ *    in that order. Buckets inside spans are listed even when empty; exponential buckets outside
+ *    all spans are not (there are infinitely many), while every custom bound is listed, populated
+ *    or not, as the classic histogram it stands for would list it. Buckets with upper bound +Inf
+ *    are not listed: the last row is always le=+Inf with cumulativeCount = count (which also
+ *    counts observations in no bucket, such as NaN). `count` is count_int or count_float, `sum`
+ *    is sum. Bounds of the exponential schemas can differ from Prometheus's own precomputed
+ *    table (model/histogram/generic.go) in the last binary digit: that table is not correctly
+ *    rounded (it has 2^(-1/2) as 0.7071067811865475).
  */
 import { IngestError } from '../errors.js';
 import type { ProtoReader } from './protobuf-reader.js';
@@ -189,7 +196,8 @@ export function validateHistogram(h: NativeHistogram): void {
   }
   const negTotal = checkSide('negative', h.negativeSpans, h.negativeBuckets, h.isFloat, custom);
   const posTotal = checkSide('positive', h.positiveSpans, h.positiveBuckets, h.isFloat, custom);
-  if (h.zeroCount < 0) throw invalid('negative zero count');
+  if (h.zeroCount < 0 || h.count < 0) throw invalid('negative count');
+  if (!(h.zeroThreshold >= 0)) throw invalid(`zero threshold ${h.zeroThreshold}`);
   if (!h.isFloat && h.count < negTotal + posTotal + h.zeroCount) {
     throw invalid(`count ${h.count} below the ${negTotal + posTotal + h.zeroCount} observations in buckets`);
   }
@@ -200,8 +208,8 @@ export function validateHistogram(h: NativeHistogram): void {
   if (h.negativeSpans.length > 0 || h.negativeBuckets.length > 0) throw invalid('negative buckets with custom buckets');
   if (h.zeroCount !== 0 || h.zeroThreshold !== 0) throw invalid('zero bucket with custom buckets');
   const bounds = h.customValues;
-  for (let i = 1; i < bounds.length; i++) {
-    if (!(bounds[i]! > bounds[i - 1]!)) throw invalid(`custom values not increasing at index ${i}`);
+  for (let i = 0; i < bounds.length; i++) {
+    if (!(i === 0 ? !Number.isNaN(bounds[0]) : bounds[i]! > bounds[i - 1]!)) throw invalid(`custom values not increasing at index ${i}`);
   }
   let next = 0; // index after the last bucket seen so far
   for (const span of h.positiveSpans) next += span.offset + span.length;
@@ -240,15 +248,16 @@ export function histogramToRows(h: NativeHistogram): HistogramRows {
   const les: number[] = [];
   const counts: number[] = [];
   const custom = h.schema === CUSTOM_BUCKETS_SCHEMA;
-  if (!custom) {
+  if (custom) {
+    // Every custom bound is listed, populated or not, as the classic histogram would have it.
+    for (const le of h.customValues) (les.push(le), counts.push(0));
+    collectSide(h.positiveSpans, h.positiveBuckets, h.isFloat, (i) => h.customValues[i] ?? Infinity, les, counts);
+  } else {
     collectSide(h.negativeSpans, h.negativeBuckets, h.isFloat, (i) => -upperBound(i - 1, h.schema), les, counts);
     les.push(h.zeroThreshold);
     counts.push(h.zeroCount);
+    collectSide(h.positiveSpans, h.positiveBuckets, h.isFloat, (i) => upperBound(i, h.schema), les, counts);
   }
-  const bound = custom
-    ? (i: number) => (i < h.customValues.length ? h.customValues[i]! : Infinity)
-    : (i: number) => upperBound(i, h.schema);
-  collectSide(h.positiveSpans, h.positiveBuckets, h.isFloat, bound, les, counts);
 
   // Sort by upper bound; NaN bounds cannot occur (validated schema, increasing custom values).
   const order = les.map((_, i) => i).sort((a, b) => les[a]! - les[b]! || a - b);

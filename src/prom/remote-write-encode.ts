@@ -104,18 +104,22 @@ class ProtoWriter {
   /** A length-prefixed UTF-8 string (lone surrogates become U+FFFD). */
   string(s: string): void {
     const n = s.length;
-    let ascii = true;
-    for (let i = 0; i < n; i++) {
-      if (s.charCodeAt(i) >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) {
-      this.uint32(n);
-      this.ensure(n);
+    if (n < 0x80) {
+      // Optimistically write ASCII after a one-byte length; fall back at the first other char.
+      this.ensure(n + 1);
       const buf = this.buf;
-      for (let i = 0; i < n; i++) buf[this.pos++] = s.charCodeAt(i);
+      const start = this.pos;
+      let pos = start + 1;
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) {
+          this.bytes(textEncoder.encode(s));
+          return;
+        }
+        buf[pos++] = c;
+      }
+      buf[start] = n;
+      this.pos = pos;
       return;
     }
     this.bytes(textEncoder.encode(s));
@@ -158,31 +162,28 @@ class ProtoWriter {
 
 const { VARINT, I64, LEN } = WireType;
 
+/** Field numbers of a TimeSeries' data parts; each version writes them in field-number order. */
+const V1_FIELDS = { samples: 2, exemplars: 3, histograms: 4 } as const;
+const V2_FIELDS = { samples: 2, histograms: 3, exemplars: 4 } as const;
+
 /** Encodes a `prometheus.WriteRequest`. */
 export function encodeWriteRequestV1(series: EncodeSeries[]): Uint8Array {
   const w = new ProtoWriter();
-  for (const s of series) {
+  for (let i = 0; i < series.length; i++) {
+    const s = series[i]!;
     w.tag(1, LEN); // WriteRequest.timeseries
     const ts = w.beginLen();
-    for (const [name, value] of s.labels) {
-      w.tag(1, LEN); // TimeSeries.labels
+    const labels = s.labels;
+    for (let j = 0; j < labels.length; j++) {
+      const name = labels[j]![0];
+      const value = labels[j]![1];
+      w.tag(1, LEN); // TimeSeries.labels: Label { string name = 1; string value = 2; }
       const label = w.beginLen();
       if (name !== '') (w.tag(1, LEN), w.string(name));
       if (value !== '') (w.tag(2, LEN), w.string(value));
       w.endLen(label);
     }
-    for (const sample of s.samples ?? []) {
-      w.tag(2, LEN); // TimeSeries.samples
-      writeSample(w, sample.value, sample.timestampMs);
-    }
-    for (let i = 0; i < (s.exemplars ?? 0); i++) {
-      w.tag(3, LEN); // TimeSeries.exemplars: Exemplar { labels = 1; value = 2; timestamp = 3 }
-      writeExemplar(w, s);
-    }
-    for (const h of s.histograms ?? []) {
-      w.tag(4, LEN); // TimeSeries.histograms
-      writeHistogram(w, h);
-    }
+    writeSeriesData(w, s, V1_FIELDS);
     w.endLen(ts);
   }
   return w.finish();
@@ -191,33 +192,22 @@ export function encodeWriteRequestV1(series: EncodeSeries[]): Uint8Array {
 /** Encodes an `io.prometheus.write.v2.Request`; symbols[0] is "", then symbols in first-use order. */
 export function encodeWriteRequestV2(series: EncodeSeries[]): Uint8Array {
   const symbols = new Map<string, number>([['', 0]]);
-  const ref = (s: string): number => {
-    let id = symbols.get(s);
-    if (id === undefined) symbols.set(s, (id = symbols.size));
-    return id;
-  };
   const body = new ProtoWriter();
-  for (const s of series) {
+  for (let i = 0; i < series.length; i++) {
+    const s = series[i]!;
     body.tag(5, LEN); // Request.timeseries
     const ts = body.beginLen();
-    if (s.labels.length > 0) {
+    const labels = s.labels;
+    if (labels.length > 0) {
       body.tag(1, LEN); // TimeSeries.labels_refs, packed
       const refs = body.beginLen();
-      for (const [name, value] of s.labels) (body.uint32(ref(name)), body.uint32(ref(value)));
+      for (let j = 0; j < labels.length; j++) {
+        body.uint32(symbolRef(symbols, labels[j]![0]));
+        body.uint32(symbolRef(symbols, labels[j]![1]));
+      }
       body.endLen(refs);
     }
-    for (const sample of s.samples ?? []) {
-      body.tag(2, LEN); // TimeSeries.samples
-      writeSample(body, sample.value, sample.timestampMs);
-    }
-    for (const h of s.histograms ?? []) {
-      body.tag(3, LEN); // TimeSeries.histograms
-      writeHistogram(body, h);
-    }
-    for (let i = 0; i < (s.exemplars ?? 0); i++) {
-      body.tag(4, LEN); // TimeSeries.exemplars: Exemplar { labels_refs = 1; value = 2; timestamp = 3 }
-      writeExemplar(body, s);
-    }
+    writeSeriesData(body, s, V2_FIELDS);
     body.endLen(ts);
   }
   const w = new ProtoWriter();
@@ -228,21 +218,53 @@ export function encodeWriteRequestV2(series: EncodeSeries[]): Uint8Array {
   return w.finish();
 }
 
+function symbolRef(symbols: Map<string, number>, s: string): number {
+  let id = symbols.get(s);
+  if (id === undefined) symbols.set(s, (id = symbols.size));
+  return id;
+}
+
+/** Samples, exemplars and histograms of a TimeSeries, in field-number order. */
+function writeSeriesData(
+  w: ProtoWriter, s: EncodeSeries, f: { samples: number; exemplars: number; histograms: number },
+): void {
+  const samples = s.samples;
+  if (samples !== undefined) {
+    for (let i = 0; i < samples.length; i++) {
+      w.tag(f.samples, LEN);
+      writeSample(w, samples[i]!.value, samples[i]!.timestampMs);
+    }
+  }
+  if (f.exemplars < f.histograms) writeExemplars(w, s, f.exemplars);
+  const histograms = s.histograms;
+  if (histograms !== undefined) {
+    for (let i = 0; i < histograms.length; i++) {
+      w.tag(f.histograms, LEN);
+      writeHistogram(w, histograms[i]!);
+    }
+  }
+  if (f.exemplars > f.histograms) writeExemplars(w, s, f.exemplars);
+}
+
+/** Dummy exemplars without labels: Exemplar { labels(_refs) = 1; double value = 2; int64 timestamp = 3; } */
+function writeExemplars(w: ProtoWriter, s: EncodeSeries, field: number): void {
+  const n = s.exemplars ?? 0;
+  const ts = s.samples !== undefined && s.samples.length > 0 ? s.samples[0]!.timestampMs : 0;
+  for (let i = 0; i < n; i++) {
+    w.tag(field, LEN);
+    const m = w.beginLen();
+    w.tag(2, I64);
+    w.double(1);
+    if (ts !== 0) (w.tag(3, VARINT), w.int64(ts));
+    w.endLen(m);
+  }
+}
+
 /** Sample { double value = 1; int64 timestamp = 2; }, length-prefixed. */
 function writeSample(w: ProtoWriter, value: number, timestampMs: number): void {
   const m = w.beginLen();
   if (!Object.is(value, 0)) (w.tag(1, I64), w.double(value));
   if (timestampMs !== 0) (w.tag(2, VARINT), w.int64(timestampMs));
-  w.endLen(m);
-}
-
-/** A dummy exemplar without labels, length-prefixed. */
-function writeExemplar(w: ProtoWriter, s: EncodeSeries): void {
-  const m = w.beginLen();
-  w.tag(2, I64);
-  w.double(1);
-  const ts = s.samples?.[0]?.timestampMs ?? 0;
-  if (ts !== 0) (w.tag(3, VARINT), w.int64(ts));
   w.endLen(m);
 }
 

@@ -14,7 +14,7 @@
 import { HistogramDecoder } from './histogram.js';
 import { ProtoReader } from './protobuf-reader.js';
 import type { SeriesSink } from './series-sink.js';
-import { decodeUtf8 } from './utf8.js';
+import { ByteKeyCache, decodeUtf8 } from './utf8.js';
 
 /** Decodes a serialized `prometheus.WriteRequest`. Throws `IngestError` (`bad_protobuf`, `invalid_utf8`, ...). */
 export function decodeWriteRequestV1(buf: Uint8Array, sink: SeriesSink): void {
@@ -61,8 +61,7 @@ function decodeTimeSeries(state: DecodeState, end: number): void {
     const at = r.pos;
     const tag = r.tag();
     if (tag === 0x0a) {
-      const len = r.len();
-      decodeLabel(r, sink, r.pos + len);
+      emitLabel(r, sink);
     } else {
       if (dataStart < 0 && (tag === 0x12 || tag === 0x1a || tag === 0x22)) dataStart = at;
       r.skip(tag);
@@ -98,8 +97,44 @@ function decodeTimeSeries(state: DecodeState, end: number): void {
   r.end = outer;
 }
 
+/**
+ * Whole `Label` messages repeat even more than their strings: the same name/value bytes recur in
+ * most series of a request and across requests. This cache maps a Label's encoded bytes (whatever
+ * their field order or unknown fields) to its decoded pair, skipping the parse on a hit. Only
+ * Labels that decoded without error are cached. Module state: see the invariants in utf8.ts.
+ */
+const labelCache = new ByteKeyCache(8192, 96);
+const labelNames: string[] = new Array<string>(labelCache.slots).fill('');
+const labelValues: string[] = new Array<string>(labelCache.slots).fill('');
+
+/** Reads one length-prefixed Label (through the cache) and passes it to the sink. */
+function emitLabel(r: ProtoReader, sink: SeriesSink): void {
+  const len = r.len();
+  const start = r.pos;
+  const end = start + len;
+  if (len <= labelCache.maxBytes) {
+    const found = labelCache.find(r.buf, start, end);
+    if (found >= 0) {
+      r.pos = end;
+      sink.label(labelNames[found]!, labelValues[found]!);
+      return;
+    }
+    decodeLabel(r, end);
+    labelCache.fill(~found, r.buf, start, end);
+    labelNames[~found] = labelName;
+    labelValues[~found] = labelValue;
+  } else {
+    decodeLabel(r, end);
+  }
+  sink.label(labelName, labelValue);
+}
+
+/** Output of `decodeLabel`, valid until its next call (avoids allocating a pair per label). */
+let labelName = '';
+let labelValue = '';
+
 // message Label { string name = 1; string value = 2; }
-function decodeLabel(r: ProtoReader, sink: SeriesSink, end: number): void {
+function decodeLabel(r: ProtoReader, end: number): void {
   const outer = r.end;
   r.end = end;
   let name = '';
@@ -119,7 +154,8 @@ function decodeLabel(r: ProtoReader, sink: SeriesSink, end: number): void {
     }
   }
   r.end = outer;
-  sink.label(name, value);
+  labelName = name;
+  labelValue = value;
 }
 
 // message Sample { double value = 1; int64 timestamp = 2; }   (2.0 adds start_timestamp = 3, skipped)

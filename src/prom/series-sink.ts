@@ -7,8 +7,16 @@ import type { NativeHistogram } from './histogram.js';
  *   beginSeries, label* (every label of the series), then sample* / histogram* / exemplar* in any
  *   interleaving, then endSeries.
  *
- * Strings passed to `label` are fresh JS strings owned by the sink. A `NativeHistogram` passed to
- * `histogram` is only valid during the call (decoders may reuse it).
+ * Within a series, samples, histograms and exemplars arrive in wire order. Labels arrive as
+ * sent: decoders neither sort nor check them (empty or duplicate names are the sink's to reject).
+ *
+ * Strings passed to `label` are ordinary immutable JS strings the sink may keep; they are often
+ * shared (interned) instances, the same string object for the same bytes across series and
+ * requests. A `NativeHistogram` passed to `histogram` and its arrays are only valid during the
+ * call (decoders reuse them); it is passed as decoded, not validated (`histogramToRows` validates).
+ *
+ * If a decoder throws, the sink may already have received part of the request (even half a
+ * series, without `endSeries`): the caller must discard everything it received for the request.
  */
 export interface SeriesSink {
   beginSeries(): void;

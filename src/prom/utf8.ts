@@ -1,35 +1,92 @@
 /**
- * UTF-8 string decoding of byte ranges for the protobuf decoders.
+ * UTF-8 string decoding of byte ranges for the protobuf decoders, with interning.
  *
- * Label names and values repeat heavily, within a request (v1 sends `__name__`, `job`, `instance`
- * on every series) and across requests (every scrape resends the same series). `decodeUtf8`
- * therefore interns short strings in a direct-mapped cache keyed by their bytes: a hit costs one
- * hash and one byte comparison and returns the identical JS string, which also lets later Map
- * lookups reuse the string's cached hash. A miss decodes with `latin1Slice` when every byte is
- * ASCII (one native call, flat one-byte string) and with a fatal `TextDecoder` otherwise.
+ * Label names and values repeat heavily, within a request (1.0 sends `__name__`, `job`,
+ * `instance` on every series) and across requests (every scrape resends the same series).
+ * `decodeUtf8` therefore interns short strings in a `ByteKeyCache`: a hit costs one hash and one
+ * byte comparison and returns the identical JS string, which also lets later Map lookups reuse
+ * the string's cached hash. A miss decodes with `latin1Slice` when every byte is ASCII (one native
+ * call, a flat one-byte string) and with a fatal `TextDecoder` otherwise.
  * `perf/micro/utf8-decode.bench.ts` measures the alternatives.
  *
  * Invariants:
- * - The cache maps exact byte strings to the string they decode to; a slot is overwritten whole
- *   (bytes, length, string) on a miss, so a hit can never return a string for other bytes.
+ * - A cache slot maps one exact byte string to its value; a slot is overwritten whole (key bytes,
+ *   length, value) on a miss, so a hit can never return a value for other bytes.
  * - Only valid UTF-8 is ever cached; invalid bytes throw `invalid_utf8` on every call.
- * - The cache is module state, one per thread (worker), bounded to `CACHE.slots * CACHE.maxBytes`
- *   bytes plus the strings it holds. Decoding is synchronous, so no call observes another's
- *   half-written slot.
+ * - Caches are module state, one per thread (worker), bounded to `slots * maxBytes` key bytes plus
+ *   the values they hold. Decoding is synchronous, so no call observes another's half-filled slot.
  */
 import { IngestError } from '../errors.js';
 
-const CACHE = {
-  /** Number of slots; a power of two. Sized for a few thousand distinct hot label strings. */
-  slots: 8192,
-  /** Longest byte string that is cached; longer strings are rare and seldom repeat. */
-  maxBytes: 64,
-} as const;
+/**
+ * A two-way set-associative cache keyed by byte strings of at most `maxBytes`, with LRU
+ * replacement within each set. It only finds slots; callers keep the values in their own arrays
+ * indexed by slot (no per-entry objects).
+ */
+export class ByteKeyCache {
+  readonly slots: number;
+  readonly maxBytes: number;
+  readonly #keys: Uint8Array;
+  readonly #lengths: Int32Array;
+  /** Per set (slot >> 1): the way (0 or 1) used most recently. */
+  readonly #recent: Uint8Array;
 
-const SLOT_MASK = CACHE.slots - 1;
-const slotBytes = new Uint8Array(CACHE.slots * CACHE.maxBytes);
-const slotLength = new Int32Array(CACHE.slots).fill(-1);
-const slotString: string[] = new Array<string>(CACHE.slots).fill('');
+  /** `slots` must be a power of two, at least 2. */
+  constructor(slots: number, maxBytes: number) {
+    this.slots = slots;
+    this.maxBytes = maxBytes;
+    this.#keys = new Uint8Array(slots * maxBytes);
+    this.#lengths = new Int32Array(slots).fill(-1);
+    this.#recent = new Uint8Array(slots >> 1);
+  }
+
+  /**
+   * The slot for `buf[start, end)` (length at most `maxBytes`): `slot >= 0` if it holds exactly
+   * these bytes, else `~slot` (negative), the slot to `fill` once the value is computed.
+   */
+  find(buf: Uint8Array, start: number, end: number): number {
+    const n = end - start;
+    // FNV-1a, four bytes per step.
+    let h = 0x811c9dc5 ^ n;
+    let i = start;
+    for (; i + 4 <= end; i += 4) {
+      h = Math.imul(h ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24)), 0x01000193);
+    }
+    for (; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+    const set = (h ^ (h >>> 15)) & ((this.slots >> 1) - 1);
+    const first = set << 1;
+    if (this.#matches(first, buf, start, end)) {
+      this.#recent[set] = 0;
+      return first;
+    }
+    if (this.#matches(first + 1, buf, start, end)) {
+      this.#recent[set] = 1;
+      return first + 1;
+    }
+    return ~(first + 1 - this.#recent[set]!);
+  }
+
+  #matches(slot: number, buf: Uint8Array, start: number, end: number): boolean {
+    if (this.#lengths[slot] !== end - start) return false;
+    const keys = this.#keys;
+    const base = slot * this.maxBytes - start;
+    for (let j = start; j < end; j++) if (keys[base + j] !== buf[j]) return false;
+    return true;
+  }
+
+  /** Records `buf[start, end)` as the key of `slot`; the caller stores the value. */
+  fill(slot: number, buf: Uint8Array, start: number, end: number): void {
+    const keys = this.#keys;
+    const base = slot * this.maxBytes - start;
+    for (let j = start; j < end; j++) keys[base + j] = buf[j]!;
+    this.#lengths[slot] = end - start;
+    this.#recent[slot >> 1] = slot & 1;
+  }
+}
+
+/** Sized for a few thousand distinct hot label strings; longer strings seldom repeat. */
+const strings = new ByteKeyCache(8192, 64);
+const stringValues: string[] = new Array<string>(strings.slots).fill('');
 
 /** `ignoreBOM` keeps a leading U+FEFF in the string instead of silently dropping it. */
 const fatalDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -43,27 +100,13 @@ const latin1Slice = (Buffer.prototype as unknown as {
  */
 export function decodeUtf8(buf: Uint8Array, start: number, end: number): string {
   const n = end - start;
-  if (n > CACHE.maxBytes) return decodeUncached(buf, start, end);
+  if (n > strings.maxBytes) return decodeUncached(buf, start, end);
   if (n <= 0) return '';
-  // FNV-1a over the bytes; `or` collects the high bits to detect non-ASCII.
-  let h = 0x811c9dc5 ^ n;
-  let or = 0;
-  for (let i = start; i < end; i++) {
-    const b = buf[i]!;
-    or |= b;
-    h = Math.imul(h ^ b, 0x01000193);
-  }
-  const slot = (h ^ (h >>> 13)) & SLOT_MASK;
-  const base = slot * CACHE.maxBytes;
-  if (slotLength[slot] === n) {
-    let i = 0;
-    while (i < n && slotBytes[base + i] === buf[start + i]) i++;
-    if (i === n) return slotString[slot]!;
-  }
-  const s = or < 0x80 ? latin1Slice.call(buf, start, end) : decodeFatal(buf, start, end);
-  for (let i = 0; i < n; i++) slotBytes[base + i] = buf[start + i]!;
-  slotLength[slot] = n;
-  slotString[slot] = s;
+  const found = strings.find(buf, start, end);
+  if (found >= 0) return stringValues[found]!;
+  const s = decodeUncached(buf, start, end);
+  strings.fill(~found, buf, start, end);
+  stringValues[~found] = s;
   return s;
 }
 

@@ -14,7 +14,7 @@ import { FormatError } from './format.js';
 export function decompressBlock(compressed: Uint8Array): Buffer {
   const input = Buffer.isBuffer(compressed) ? compressed : Buffer.from(compressed.buffer, compressed.byteOffset, compressed.byteLength);
   try {
-    return snappy.uncompressSync(input, { asBuffer: true }) as Buffer;
+    return snappy.uncompressSync(input, { asBuffer: true, copyOutputData: true }) as Buffer;
   } catch {
     return decodeS2Block(input);
   }

@@ -94,3 +94,17 @@ t.test('aborting ends the run early with a result', async (t) => {
   t.ok(r.durationS < 1, `stopped after ${r.durationS}s`);
   t.ok(r.requests > 0);
 });
+
+t.test('a receiver that never answers yields timeouts, not a hang', async (t) => {
+  const server = http.createServer(() => {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    server.closeAllConnections();
+    return new Promise((r) => server.close(r));
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = new URL(`http://127.0.0.1:${port}/api/v1/write`);
+  const r = await runLoad(builder(), options(url, { warmupMs: 0, durationMs: 500, timeoutMs: 100, connections: 2 }));
+  t.ok(r.statusCounts['timeout']! > 0, JSON.stringify(r.statusCounts));
+  t.equal(r.samplesAcked, 0);
+});

@@ -236,6 +236,8 @@ function repair(x: NativeHistogram): NativeHistogram {
   };
   y.negativeBuckets = fix(y.negativeBuckets);
   y.positiveBuckets = fix(y.positiveBuckets);
+  if (y.isFloat && y.schema !== -53) y.zeroCount = finite(y.zeroCount);
+  if (y.isFloat) y.count = finite(y.count);
   if (!y.isFloat) {
     const total = (d: number[]) => d.reduce((a, _, i) => a + d.slice(0, i + 1).reduce((p, q) => p + q, 0), 0);
     y.zeroCount = Math.abs(y.zeroCount);

@@ -103,6 +103,16 @@ t.test('malformed input is bad_protobuf', async (t) => {
   t.equal(codeOf(() => decode(hex('0a 02 0f 00'))), 'bad_protobuf', 'wire type 7');
 });
 
+t.test('label and string caches stay exact with more distinct labels than cache slots', async (t) => {
+  // 30000 distinct pairs (more than the 8192 cached Labels), alike except in the middle.
+  const series = Array.from({ length: 3000 }, (_, i) => ({
+    labels: Array.from({ length: 10 }, (_, k) => [`name_${k}`, `pod-${i}-${k}-suffix`] as [string, string]),
+  }));
+  const buf = encodeWriteRequestV1(series);
+  const want = JSON.stringify(expectedCalls(series, 1));
+  for (let pass = 0; pass < 3; pass++) t.ok(JSON.stringify(decode(buf)) === want, `pass ${pass}`);
+});
+
 t.test('protobufjs-encoded requests decode to the same calls', async () => {
   fc.assert(
     fc.property(request, (series) => {
