@@ -32,7 +32,7 @@ export async function serve(config: Config, log: Logger): Promise<RunningServer>
   let shuttingDown = false;
   const handler = new RemoteWriteHandler({ config: config.server, ring, pool, catalog, metrics: createIngestMetrics(registry), log, isShuttingDown: () => shuttingDown });
   const ingest = await startIngestServer(config.server, handler, log);
-  const ops = await startOpsServer(config.server.metricsHost, config.server.metricsPort, registry, () => (shuttingDown ? 'shutting down' : catalog.overLimit()), log);
+  const ops = await startOpsServer(config.server.metricsHost, config.server.metricsPort, registry, () => (shuttingDown ? 'shutting down' : catalog.overLimit() ?? handler.recentWriteFailure()), log);
   const sweeper = setInterval(() => handler.sweep(), 1000);
   log.info('adx-ingestor serving', { workers: config.workers, fsync: config.wal.fsync, maxDiskUsage: config.wal.maxDiskUsageBytes });
 
@@ -45,6 +45,8 @@ export async function serve(config: Config, log: Logger): Promise<RunningServer>
       const deadline = Date.now() + DRAIN_TIMEOUT_MS;
       while (handler.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       clearInterval(sweeper);
+      // Senders keep idle keep-alive connections; without this the process lingers until uWS's idle timeout.
+      ingest.closeAll();
       await pool.destroy();
       if (config.wal.fsync !== 'never') syncActiveSegments(catalog, log);
       await ops.close();

@@ -12,7 +12,7 @@ import xxhash from 'xxhash-wasm';
 import { loadConfig } from '../../src/config/config.js';
 import { decodeWriteRequestV1 } from '../../src/prom/remote-write-v1.js';
 import { decodeWriteRequestV2 } from '../../src/prom/remote-write-v2.js';
-import { MetricsRowBuilder } from '../../src/transform/metrics-rows.js';
+import { MetricsCsvWriter } from '../../src/transform/metrics-csv-writer.js';
 import { encodeFrame, SampleType, WAL, writeBlockHeader } from '../../src/wal/format.js';
 import { RequestBuilder } from '../lib/request-builder.js';
 
@@ -22,22 +22,26 @@ const { values } = parseArgs({
     series: { type: 'string', default: '100000' },
     metrics: { type: 'string', default: '100' },
     requests: { type: 'string', default: '200' },
+    'series-cache-size': { type: 'string' },
   },
 });
 const protocol = Number(values.protocol) as 1 | 2;
 const builder = new RequestBuilder({ protocol, samplesPerRequest: 2000, series: Number(values.series), metrics: Number(values.metrics), labels: 8, labelValues: 300, seed: 1 });
 const bodies = Array.from({ length: Number(values.requests) }, () => builder.next().body);
 const samplesPerRun = bodies.length * 2000;
-const rows = new MetricsRowBuilder(loadConfig([], {}).transform, await xxhash());
+const config = loadConfig(values['series-cache-size'] ? ['--series-cache-size', values['series-cache-size']] : [], {}).transform;
+const rows = new MetricsCsvWriter(config, await xxhash(), config.seriesCacheBytes);
 const decode = protocol === 2 ? decodeWriteRequestV2 : decodeWriteRequestV1;
+
+const header = Buffer.from(rows.schema.headerLine);
 
 function blocks(): number {
   let bytes = 0;
   for (const t of rows.tables()) {
-    const text = rows.schema.headerLine + t.csv;
-    const payload = Buffer.allocUnsafe(WAL.blockHeaderBytes + Buffer.byteLength(text));
+    const payload = Buffer.allocUnsafe(WAL.blockHeaderBytes + header.length + t.out.len);
     writeBlockHeader(payload, SampleType.metric, t.rows);
-    payload.write(text, WAL.blockHeaderBytes, 'utf8');
+    header.copy(payload, WAL.blockHeaderBytes);
+    t.out.buf.copy(payload, WAL.blockHeaderBytes + header.length, 0, t.out.len);
     bytes += encodeFrame(payload).length;
   }
   return bytes;
@@ -66,6 +70,6 @@ run(); // warm-up
 const runs = Array.from({ length: 5 }, run);
 const rate = (key: keyof ReturnType<typeof run>) => samplesPerRun / (median(runs.map((r) => r[key])) / 1000);
 const total = samplesPerRun / (median(runs.map((r) => r.decompress + r.decode + r.block)) / 1000);
-console.log(`remote write ${protocol === 2 ? '2.0' : '1.0'}, ${bodies.length} requests x 2000 samples, ${values.series} series, ${values.metrics} metrics (median of 5 runs, one thread)`);
+console.log(`remote write ${protocol === 2 ? '2.0' : '1.0'}, ${bodies.length} requests x 2000 samples, ${values.series} series, ${values.metrics} metrics, series cache ${config.seriesCacheBytes} bytes (median of 5 runs, one thread)`);
 for (const k of ['decompress', 'decode', 'block'] as const) console.log(`  ${k.padEnd(11)} ${(rate(k) / 1e6).toFixed(2)} M samples/s`);
 console.log(`  ${'whole path'.padEnd(11)} ${(total / 1e6).toFixed(2)} M samples/s`);

@@ -11,7 +11,7 @@ import type { NativeHistogram } from '../../src/prom/histogram.js';
 import { type EncodeSeries, encodeWriteRequestV1, encodeWriteRequestV2 } from '../../src/prom/remote-write-encode.js';
 import { decodeWriteRequestV1 } from '../../src/prom/remote-write-v1.js';
 import { decodeWriteRequestV2 } from '../../src/prom/remote-write-v2.js';
-import type { SeriesSink } from '../../src/prom/series-sink.js';
+import { StringLabelSink } from '../../src/prom/series-sink.js';
 
 const SERIES = 2000;
 const RUNS = 5;
@@ -51,14 +51,14 @@ function buildRequest(): EncodeSeries[] {
 }
 
 /** Counts what it receives and nothing else. */
-class CountingSink implements SeriesSink {
+class CountingSink extends StringLabelSink {
   series = 0;
   labels = 0;
   samples = 0;
   beginSeries(): void {
     this.series++;
   }
-  label(name: string, value: string): void {
+  labelString(name: string, value: string): void {
     this.labels += name.length + value.length > 0 ? 1 : 0;
   }
   sample(value: number, timestampMs: number): void {

@@ -15,6 +15,8 @@ export interface TransformConfig {
   readonly liftLabels: readonly { readonly name: string; readonly column: string }[];
   readonly maxLabelsPerSeries: number;
   readonly maxLabelBytes: number;
+  /** Per worker thread; 0 disables the series cache. */
+  readonly seriesCacheBytes: number;
 }
 
 export interface WalConfig {
@@ -147,10 +149,15 @@ function transformConfig(raw: Raw): TransformConfig {
       const [m, l] = pair('drop-labels', item);
       return [checkRegex('drop-labels', m), checkRegex('drop-labels', l)] as const;
     }),
-    addLabels: list(raw, 'add-labels').map((item) => pair('add-labels', item)),
+    addLabels: list(raw, 'add-labels').map((item) => {
+      const [name, value] = pair('add-labels', item);
+      if (value === '') throw new ConfigError(`--add-labels: "${item}" has an empty value (an empty label is no label)`);
+      return [name, value] as const;
+    }),
     liftLabels,
     maxLabelsPerSeries: int(raw, 'max-labels-per-series', 1),
     maxLabelBytes: parseSize('max-label-bytes', one(raw, 'max-label-bytes')),
+    seriesCacheBytes: parseSize('series-cache-size', one(raw, 'series-cache-size')),
   };
 }
 

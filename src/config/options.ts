@@ -31,6 +31,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { name: 'drop-labels', kind: 'regex-list', help: 'METRIC_REGEX=LABEL_REGEX: drop matching labels from matching metrics before SeriesId is computed (repeatable).' },
   { name: 'add-labels', kind: 'list', help: 'NAME=VALUE added to every series, replacing a label of the same name (repeatable or comma-separated).' },
   { name: 'lift-labels', kind: 'list', help: 'NAME[=Column]: store this label in its own string column instead of Labels (repeatable or comma-separated).' },
+  { name: 'series-cache-size', kind: 'size', default: '64MiB', help: 'Per worker: memory for the cache of series already seen (their SeriesId and Labels text); 0 disables. Size it to hold the active series a worker sees (~200 bytes each).' },
   { name: 'max-request-size', kind: 'size', default: '64MiB', help: 'Largest accepted (compressed) body; larger gets 413.' },
   { name: 'max-decompressed-size', kind: 'size', default: '128MiB', help: 'Largest accepted decompressed body, checked from the snappy preamble before decompressing; larger gets 413.' },
   { name: 'max-labels-per-series', kind: 'int', default: '256', help: 'A series with more labels gets the request a 400.' },

@@ -8,14 +8,14 @@ import xxhash from 'xxhash-wasm';
 import { errorCodeOf, IngestError } from '../errors.js';
 import { decodeWriteRequestV1 } from '../prom/remote-write-v1.js';
 import { decodeWriteRequestV2 } from '../prom/remote-write-v2.js';
-import { MetricsRowBuilder } from '../transform/metrics-rows.js';
+import { MetricsCsvWriter, type TableBytes } from '../transform/metrics-csv-writer.js';
 import { blockDecodedLength } from '../wal/s2.js';
 import { WalWriter } from '../wal/wal-writer.js';
 import type { DecodeResult, DecodeTask, DecodeWorkerData, WorkerWalMessage } from './task-types.js';
 
 const data = workerData as DecodeWorkerData;
 const hasher = await xxhash();
-const builder = new MetricsRowBuilder(data.config.transform, hasher);
+const builder = new MetricsCsvWriter(data.config.transform, hasher, data.config.transform.seriesCacheBytes);
 const writer = new WalWriter(data.config.wal, threadId, builder.schema.headerLine, (delta) => {
   parentPort?.postMessage({ type: 'wal-delta', delta } satisfies WorkerWalMessage);
 });
@@ -34,6 +34,9 @@ export function decompressChecked(body: Buffer, maxBytes: number): Buffer {
   }
 }
 
+let reportedHits = 0;
+let reportedMisses = 0;
+
 export async function decodeTask(task: DecodeTask): Promise<DecodeResult> {
   try {
     const body = Buffer.from(data.ring, task.offset, task.length);
@@ -41,8 +44,19 @@ export async function decodeTask(task: DecodeTask): Promise<DecodeResult> {
     builder.reset();
     if (task.protocol === 'v2') decodeWriteRequestV2(raw, builder);
     else decodeWriteRequestV1(raw, builder);
-    const result = { samples: builder.samples, histograms: builder.histograms, exemplars: builder.exemplars, rows: builder.rows, droppedSeries: builder.droppedSeries };
-    await writer.write(builder.tables());
+    const cache = builder.cache;
+    const result = {
+      samples: builder.samples,
+      histograms: builder.histograms,
+      exemplars: builder.exemplars,
+      rows: builder.rows,
+      droppedSeries: builder.droppedSeries,
+      seriesCacheHits: cache ? cache.hits - reportedHits : 0,
+      seriesCacheMisses: cache ? cache.misses - reportedMisses : 0,
+    };
+    reportedHits = cache?.hits ?? 0;
+    reportedMisses = cache?.misses ?? 0;
+    await writer.write(pendingRows(builder.tables()));
     return { ok: true, ...result, wal: writer.takeDelta() };
   } catch (e) {
     const code = errorCodeOf(e);
@@ -51,3 +65,7 @@ export async function decodeTask(task: DecodeTask): Promise<DecodeResult> {
   }
 }
 
+
+function* pendingRows(tables: Iterable<TableBytes>) {
+  for (const t of tables) yield { prefix: t.prefix, rows: t.rows, csv: t.out.buf.subarray(0, t.out.len) };
+}

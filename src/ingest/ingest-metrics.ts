@@ -11,6 +11,7 @@ export function createIngestMetrics(registry: Registry) {
     exemplars: new Counter({ name: 'adxmon_ingestor_exemplars_dropped_total', help: 'Exemplars received; they are not stored.', registers }),
     rows: new Counter({ name: 'adxmon_ingestor_rows_written_total', help: 'CSV rows written to the WAL.', registers }),
     droppedSeries: new Counter({ name: 'adxmon_ingestor_series_dropped_total', help: 'Series dropped by --drop-metrics.', registers }),
+    seriesCache: new Counter({ name: 'adxmon_ingestor_series_cache_lookups_total', help: 'Series cache lookups in the workers, by result (hit, miss).', labelNames: ['result'], registers }),
     bytesReceived: new Counter({ name: 'adxmon_ingestor_request_bytes_total', help: 'Compressed request body bytes received.', registers }),
     duration: new Histogram({
       name: 'adxmon_ingestor_request_duration_seconds',

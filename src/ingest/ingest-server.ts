@@ -9,6 +9,8 @@ export interface IngestServer {
   readonly port: number;
   /** Stops accepting connections; requests in progress continue. */
   stopListening(): void;
+  /** Closes every connection, idle keep-alive ones included (after the drain). */
+  closeAll(): void;
 }
 
 /** The uWebSockets.js app serving the ingest endpoints on --listen. */
@@ -30,7 +32,7 @@ export function startIngestServer(config: ServerConfig, handler: RemoteWriteHand
       if (!socket) return reject(new Error(`cannot listen on ${config.listenHost}:${config.listenPort}`));
       const port = uws.us_socket_local_port(socket);
       log.info('ingest endpoints listening', { host: config.listenHost, port, paths: REMOTE_WRITE_PATHS });
-      resolve({ port, stopListening: () => uws.us_listen_socket_close(socket) });
+      resolve({ port, stopListening: () => uws.us_listen_socket_close(socket), closeAll: () => (app as unknown as { close(): void }).close() });
     });
   });
 }

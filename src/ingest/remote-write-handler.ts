@@ -10,6 +10,8 @@ import type { IngestMetrics } from './ingest-metrics.js';
 import type { DecodeResult, RemoteWriteProtocol } from './task-types.js';
 
 const V2_TYPE = 'io.prometheus.write.v2.request';
+/** After an ENOSPC, /readyz reports not ready for this long (renewed by every further failure). */
+const DISK_FULL_READINESS_MS = 10_000;
 
 /**
  * Picks the protocol from Content-Type as the remote-write 2.0 spec says: no type or plain
@@ -67,6 +69,9 @@ export class RemoteWriteHandler {
   readonly #d: HandlerDeps;
   readonly #receiving = new Set<Pending>();
   #inflight = 0;
+  /** Until when (performance.now()) the disk counts as full after a write failed with ENOSPC. */
+  #diskFullUntil = 0;
+  #diskFullMessage = '';
 
   constructor(deps: HandlerDeps) {
     this.#d = deps;
@@ -74,6 +79,11 @@ export class RemoteWriteHandler {
 
   get inflight(): number {
     return this.#inflight;
+  }
+
+  /** Why the WAL recently could not be written (ENOSPC), for /readyz; undefined when it could. */
+  recentWriteFailure(now = performance.now()): string | undefined {
+    return now < this.#diskFullUntil ? this.#diskFullMessage : undefined;
   }
 
   handle(res: HttpResponse, req: HttpRequest, path: string): void {
@@ -193,6 +203,11 @@ export class RemoteWriteHandler {
     const m = this.#d.metrics;
     if (!r.ok) {
       if (r.code === 'internal' || r.code === 'wal_io') this.#d.log.throttled('error', r.code, 'request failed', { code: r.code, error: r.message });
+      if (r.code === 'disk_full') {
+        this.#diskFullUntil = performance.now() + DISK_FULL_READINESS_MS;
+        this.#diskFullMessage = `the WAL disk is full: ${r.message}`;
+        this.#d.log.throttled('warn', 'enospc', 'WAL write failed: disk full', { error: r.message });
+      }
       return this.#reject(p, new IngestError(r.code, r.message), false);
     }
     m.samples.inc(r.samples);
@@ -200,6 +215,8 @@ export class RemoteWriteHandler {
     m.exemplars.inc(r.exemplars);
     m.rows.inc(r.rows);
     if (r.droppedSeries > 0) m.droppedSeries.inc(r.droppedSeries);
+    if (r.seriesCacheHits > 0) m.seriesCache.inc({ result: 'hit' }, r.seriesCacheHits);
+    if (r.seriesCacheMisses > 0) m.seriesCache.inc({ result: 'miss' }, r.seriesCacheMisses);
     this.#answer(p, 204, '', p.protocol === 'v2' ? [r.samples, r.histograms, 0] : undefined, false);
   }
 

@@ -30,6 +30,9 @@ export type DecodeResult =
       readonly exemplars: number;
       readonly rows: number;
       readonly droppedSeries: number;
+      /** Series cache lookups since the worker's previous result. */
+      readonly seriesCacheHits: number;
+      readonly seriesCacheMisses: number;
       readonly wal: WalDelta;
     }
   | {

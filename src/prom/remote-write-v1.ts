@@ -7,14 +7,13 @@
  * and notes where the first sample, histogram or exemplar is; the second starts there and emits
  * those. A sender writing labels first (all known senders) costs one extra tag read per sample.
  *
- * Lifetime: `buf` is borrowed for the call; the sink receives strings and numbers only (plus a
- * reused `NativeHistogram` valid during its `histogram` call). If the decoder throws, the sink may
+ * Lifetime: `buf` is borrowed for the call; the sink receives byte ranges of it (labels, UTF-8
+ * unvalidated), numbers, and a reused `NativeHistogram` valid during its `histogram` call. If the decoder throws, the sink may
  * already have received part of the request and must discard it.
  */
 import { HistogramDecoder } from './histogram.js';
 import { ProtoReader } from './protobuf-reader.js';
 import type { SeriesSink } from './series-sink.js';
-import { ByteKeyCache, decodeUtf8 } from './utf8.js';
 
 /** Decodes a serialized `prometheus.WriteRequest`. Throws `IngestError` (`bad_protobuf`, `invalid_utf8`, ...). */
 export function decodeWriteRequestV1(buf: Uint8Array, sink: SeriesSink): void {
@@ -55,18 +54,25 @@ function decodeTimeSeries(state: DecodeState, end: number): void {
   const outer = r.end;
   r.end = end;
   sink.beginSeries();
-  // Pass 1: labels.
+  // Pass 1: labels. Contiguous label fields double as the series' cache key.
   let dataStart = -1;
+  let keyStart = -1;
+  let keyEnd = -1;
+  let contiguous = true;
   while (r.pos < end) {
     const at = r.pos;
     const tag = r.tag();
     if (tag === 0x0a) {
+      if (keyStart < 0) keyStart = at;
+      else if (keyEnd !== at) contiguous = false;
       emitLabel(r, sink);
+      keyEnd = r.pos;
     } else {
       if (dataStart < 0 && (tag === 0x12 || tag === 0x1a || tag === 0x22)) dataStart = at;
       r.skip(tag);
     }
   }
+  sink.seriesKey(r.buf, contiguous ? keyStart : -1, keyEnd);
   // Pass 2: samples, exemplars, histograms, from the first of them on.
   if (dataStart >= 0) {
     r.pos = dataStart;
@@ -97,65 +103,39 @@ function decodeTimeSeries(state: DecodeState, end: number): void {
   r.end = outer;
 }
 
-/**
- * Whole `Label` messages repeat even more than their strings: the same name/value bytes recur in
- * most series of a request and across requests. This cache maps a Label's encoded bytes (whatever
- * their field order or unknown fields) to its decoded pair, skipping the parse on a hit. Only
- * Labels that decoded without error are cached. Module state: see the invariants in utf8.ts.
- */
-const labelCache = new ByteKeyCache(8192, 96);
-const labelNames: string[] = new Array<string>(labelCache.slots).fill('');
-const labelValues: string[] = new Array<string>(labelCache.slots).fill('');
+/** Byte ranges of the last Label read by `decodeLabel` (avoids allocating a pair per label). */
+let nameStart = 0;
+let nameEnd = 0;
+let valueStart = 0;
+let valueEnd = 0;
 
-/** Reads one length-prefixed Label (through the cache) and passes it to the sink. */
+/** Reads one length-prefixed Label and passes its byte ranges to the sink. */
 function emitLabel(r: ProtoReader, sink: SeriesSink): void {
   const len = r.len();
-  const start = r.pos;
-  const end = start + len;
-  if (len <= labelCache.maxBytes) {
-    const found = labelCache.find(r.buf, start, end);
-    if (found >= 0) {
-      r.pos = end;
-      sink.label(labelNames[found]!, labelValues[found]!);
-      return;
-    }
-    decodeLabel(r, end);
-    labelCache.fill(~found, r.buf, start, end);
-    labelNames[~found] = labelName;
-    labelValues[~found] = labelValue;
-  } else {
-    decodeLabel(r, end);
-  }
-  sink.label(labelName, labelValue);
+  decodeLabel(r, r.pos + len);
+  sink.label(r.buf, nameStart, nameEnd, valueStart, valueEnd);
 }
-
-/** Output of `decodeLabel`, valid until its next call (avoids allocating a pair per label). */
-let labelName = '';
-let labelValue = '';
 
 // message Label { string name = 1; string value = 2; }
 function decodeLabel(r: ProtoReader, end: number): void {
   const outer = r.end;
   r.end = end;
-  let name = '';
-  let value = '';
+  nameStart = nameEnd = valueStart = valueEnd = 0;
   while (r.pos < end) {
     const tag = r.tag();
     if (tag === 0x0a) {
       const len = r.len();
-      name = decodeUtf8(r.buf, r.pos, r.pos + len);
-      r.pos += len;
+      nameStart = r.pos;
+      nameEnd = r.pos += len;
     } else if (tag === 0x12) {
       const len = r.len();
-      value = decodeUtf8(r.buf, r.pos, r.pos + len);
-      r.pos += len;
+      valueStart = r.pos;
+      valueEnd = r.pos += len;
     } else {
       r.skip(tag);
     }
   }
   r.end = outer;
-  labelName = name;
-  labelValue = value;
 }
 
 // message Sample { double value = 1; int64 timestamp = 2; }   (2.0 adds start_timestamp = 3, skipped)

@@ -3,14 +3,14 @@
  * `SeriesSink`, without building message objects.
  *
  * Field order on the wire is not guaranteed, so the request is read in two passes: the first
- * records where each symbol's bytes are (strings are not decoded yet), the second decodes the
- * series. A symbol is decoded to a string the first time a label references it, once per
- * request; symbols no label references are never decoded, so their UTF-8 is not checked.
+ * records where each symbol's bytes are, the second decodes the series. Labels reach the sink as
+ * the byte ranges of their symbols; the sink validates the UTF-8 of what it uses, so symbols no
+ * label references are never checked.
  * Within a series, labels are emitted before samples whatever their wire order (two passes over
  * the series, as in remote-write-v1.ts).
  *
- * Lifetime: `buf` is borrowed for the call; the sink receives strings and numbers only (plus a
- * reused `NativeHistogram` valid during its `histogram` call). If the decoder throws, the sink may
+ * Lifetime: `buf` is borrowed for the call; the sink receives byte ranges of it (labels), numbers,
+ * and a reused `NativeHistogram` valid during its `histogram` call. If the decoder throws, the sink may
  * already have received part of the request and must discard it.
  */
 import { IngestError } from '../errors.js';
@@ -18,7 +18,6 @@ import { HistogramDecoder } from './histogram.js';
 import { ProtoReader } from './protobuf-reader.js';
 import { decodeSample } from './remote-write-v1.js';
 import type { SeriesSink } from './series-sink.js';
-import { decodeUtf8 } from './utf8.js';
 
 /**
  * Decodes a serialized `io.prometheus.write.v2.Request`. Throws `IngestError`: `bad_protobuf`,
@@ -52,10 +51,7 @@ export function decodeWriteRequestV2(buf: Uint8Array, sink: SeriesSink): void {
     throw new IngestError('invalid_request', 'symbols[0] must be the empty string');
   }
   if (firstSeries < 0) return;
-  const state: DecodeState = {
-    r, sink, bounds, symbolCount: bounds.length / 2,
-    strings: new Array<string | undefined>(bounds.length / 2), histograms: undefined,
-  };
+  const state: DecodeState = { r, sink, bounds, symbolCount: bounds.length / 2, histograms: undefined };
   // Pass 2: the series.
   r.pos = firstSeries;
   while (r.pos < r.end) {
@@ -75,18 +71,8 @@ interface DecodeState {
   readonly sink: SeriesSink;
   readonly bounds: number[];
   readonly symbolCount: number;
-  /** Decoded symbols, filled in on first reference. */
-  readonly strings: (string | undefined)[];
   /** Created on the first histogram of the request. */
   histograms: HistogramDecoder | undefined;
-}
-
-function symbol(state: DecodeState, ref: number): string {
-  const s = state.strings[ref];
-  if (s !== undefined) return s;
-  const decoded = decodeUtf8(state.r.buf, state.bounds[2 * ref]!, state.bounds[2 * ref + 1]!);
-  state.strings[ref] = decoded;
-  return decoded;
 }
 
 function badRef(ref: number, count: number): IngestError {
@@ -121,7 +107,7 @@ function decodeTimeSeries(state: DecodeState, end: number): void {
         if (ref >= symbolCount) throw badRef(ref, symbolCount);
         if (name < 0) name = ref;
         else {
-          sink.label(symbol(state, name), symbol(state, ref));
+          sink.label(r.buf, state.bounds[2 * name]!, state.bounds[2 * name + 1]!, state.bounds[2 * ref]!, state.bounds[2 * ref + 1]!);
           name = -1;
         }
       }
@@ -132,7 +118,7 @@ function decodeTimeSeries(state: DecodeState, end: number): void {
       if (ref >= symbolCount) throw badRef(ref, symbolCount);
       if (name < 0) name = ref;
       else {
-        sink.label(symbol(state, name), symbol(state, ref));
+        sink.label(r.buf, state.bounds[2 * name]!, state.bounds[2 * name + 1]!, state.bounds[2 * ref]!, state.bounds[2 * ref + 1]!);
         name = -1;
       }
     } else {
@@ -141,6 +127,7 @@ function decodeTimeSeries(state: DecodeState, end: number): void {
     }
   }
   if (name >= 0) throw new IngestError('invalid_request', 'odd number of label references in a series');
+  sink.seriesKey(r.buf, -1, -1); // refs index a per-request symbol table: no stable key
   // Pass 2: samples, histograms, exemplars, from the first of them on.
   if (dataStart >= 0) {
     r.pos = dataStart;

@@ -1,4 +1,5 @@
 import type { NativeHistogram } from './histogram.js';
+import { decodeUtf8 } from './utf8.js';
 
 /**
  * Receives the series of a decoded remote-write request, in order, without intermediate objects.
@@ -10,9 +11,11 @@ import type { NativeHistogram } from './histogram.js';
  * Within a series, samples, histograms and exemplars arrive in wire order. Labels arrive as
  * sent: decoders neither sort nor check them (empty or duplicate names are the sink's to reject).
  *
- * Strings passed to `label` are ordinary immutable JS strings the sink may keep; they are often
- * shared (interned) instances, the same string object for the same bytes across series and
- * requests. A `NativeHistogram` passed to `histogram` and its arrays are only valid during the
+ * Labels arrive as byte ranges of `buf` (the decompressed request): `[nameStart, nameEnd)` and
+ * `[valueStart, valueEnd)`, UTF-8 *not yet validated* — the sink validates what it uses. The
+ * ranges stay valid for the whole decode call (the buffer is not reused during it), so a sink may
+ * keep them until `endSeries`. Passing ranges instead of strings lets the CSV writer copy label
+ * bytes straight into rows without creating a JS string per label. A `NativeHistogram` passed to `histogram` and its arrays are only valid during the
  * call (decoders reuse them); it is passed as decoded, not validated (`histogramToRows` validates).
  *
  * If a decoder throws, the sink may already have received part of the request (even half a
@@ -20,11 +23,34 @@ import type { NativeHistogram } from './histogram.js';
  */
 export interface SeriesSink {
   beginSeries(): void;
-  label(name: string, value: string): void;
+  label(buf: Uint8Array, nameStart: number, nameEnd: number, valueStart: number, valueEnd: number): void;
+  /**
+   * After the labels, before any sample: `buf[start, end)` are the encoded bytes of all the
+   * series' labels when they are contiguous on the wire (remote write 1.0), usable as a cache key
+   * for the label set; `start` is -1 when there is no such key (2.0, or labels interleaved).
+   */
+  seriesKey(buf: Uint8Array, start: number, end: number): void;
   /** `timestampMs` is milliseconds since the Unix epoch, an integer (may be negative). */
   sample(value: number, timestampMs: number): void;
   histogram(h: NativeHistogram): void;
   /** Exemplars are counted, not stored. */
   exemplar(): void;
   endSeries(): void;
+}
+
+/**
+ * Base for sinks that want labels as strings (tests, tools, the reference row builder): decodes
+ * each range strictly (`invalid_utf8` on bad bytes) and calls `labelString`.
+ */
+export abstract class StringLabelSink implements SeriesSink {
+  label(buf: Uint8Array, nameStart: number, nameEnd: number, valueStart: number, valueEnd: number): void {
+    this.labelString(decodeUtf8(buf, nameStart, nameEnd), decodeUtf8(buf, valueStart, valueEnd));
+  }
+  abstract labelString(name: string, value: string): void;
+  seriesKey(_buf: Uint8Array, _start: number, _end: number): void {}
+  abstract beginSeries(): void;
+  abstract sample(value: number, timestampMs: number): void;
+  abstract histogram(h: NativeHistogram): void;
+  abstract exemplar(): void;
+  abstract endSeries(): void;
 }

@@ -1,7 +1,7 @@
 import type { TransformConfig } from '../config/config.js';
 import { IngestError } from '../errors.js';
 import { histogramToRows, type NativeHistogram } from '../prom/histogram.js';
-import type { SeriesSink } from '../prom/series-sink.js';
+import { StringLabelSink } from '../prom/series-sink.js';
 import { csvField, csvQuoted, formatTimestamp, formatValue, isTimestampInRange, jsonString } from './csv-format.js';
 import { normalizeIdentifier, normalizeMetricName } from './metric-name.js';
 import { metricsSchema, type MetricsSchema } from './metrics-schema.js';
@@ -31,7 +31,7 @@ const ADXMON_PREFIX = 'adxmon_';
  *
  * Lifetime: label arrays are reused across series; `tables()` is valid until `reset()`.
  */
-export class MetricsRowBuilder implements SeriesSink {
+export class MetricsRowBuilder extends StringLabelSink {
   readonly #config: TransformConfig;
   readonly #hash: Hash64;
   readonly #schema: MetricsSchema;
@@ -56,6 +56,7 @@ export class MetricsRowBuilder implements SeriesSink {
   droppedSeries = 0;
 
   constructor(config: TransformConfig, hash: Hash64) {
+    super();
     this.#config = config;
     this.#hash = hash;
     this.#schema = metricsSchema(config.liftLabels, hash);
@@ -84,10 +85,10 @@ export class MetricsRowBuilder implements SeriesSink {
     this.#target = undefined;
   }
 
-  label(name: string, value: string): void {
+  labelString(name: string, value: string): void {
     if (name === '') throw new IngestError('invalid_labels', 'a label has an empty name');
     const max = this.#config.maxLabelBytes;
-    if (name.length > max || value.length > max) {
+    if (utf8Length(name) > max || utf8Length(value) > max) {
       throw new IngestError('label_too_long', `label ${name.slice(0, 64)} is longer than ${max} bytes`);
     }
     if (value === '') return; // an empty value is the same as no label
@@ -250,6 +251,16 @@ export class MetricsRowBuilder implements SeriesSink {
       this.#row(this.#targetFor(m.database, base + 'Bucket'), m.middle, b.cumulativeCount, ts);
     }
   }
+}
+
+/** UTF-8 byte length (label limits are in bytes). */
+function utf8Length(s: string): number {
+  return isAscii(s) ? s.length : Buffer.byteLength(s);
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 function indexOf(names: string[], n: number, name: string): number {

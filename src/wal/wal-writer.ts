@@ -15,10 +15,10 @@ export interface WalDelta {
   events: SegmentEvent[];
 }
 
-/** Rows for one segment prefix, as produced by a transform. */
+/** Rows for one segment prefix, as produced by a transform: CSV bytes without the header line. */
 export interface PendingRows {
   readonly prefix: string;
-  readonly csv: string;
+  readonly csv: Uint8Array;
   readonly rows: number;
 }
 
@@ -40,9 +40,9 @@ interface Waiter {
 export class WalWriter {
   readonly #config: WalConfig;
   readonly #writerId: number;
-  readonly #headerLine: string;
+  readonly #headerLine: Buffer;
   readonly #active = new Map<string, SegmentFile>();
-  #pending = new Map<string, { pieces: string[]; rows: number }>();
+  #pending = new Map<string, { pieces: Uint8Array[]; bytes: number; rows: number }>();
   #waiters: Waiter[] = [];
   #scheduled = false;
   /** Segments with an fdatasync in flight; they are never closed until it settles. */
@@ -55,7 +55,7 @@ export class WalWriter {
   constructor(config: WalConfig, writerId: number, headerLine: string, onIdleDelta: (delta: WalDelta) => void) {
     this.#config = config;
     this.#writerId = writerId;
-    this.#headerLine = headerLine;
+    this.#headerLine = Buffer.from(headerLine);
     this.#onIdleDelta = onIdleDelta;
     const tick = Math.max(50, Math.min(1000, Math.floor(config.maxSegmentAgeMs / 4)));
     this.#timer = setInterval(() => this.#rotateAged(Date.now()), tick);
@@ -67,8 +67,9 @@ export class WalWriter {
     for (const r of rows) {
       if (r.rows === 0) continue;
       let p = this.#pending.get(r.prefix);
-      if (p === undefined) this.#pending.set(r.prefix, (p = { pieces: [], rows: 0 }));
+      if (p === undefined) this.#pending.set(r.prefix, (p = { pieces: [], bytes: 0, rows: 0 }));
       p.pieces.push(r.csv);
+      p.bytes += r.csv.byteLength;
       p.rows += r.rows;
     }
     const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
@@ -94,7 +95,7 @@ export class WalWriter {
     this.#waiters = [];
     const touched = new Map<SegmentFile, number>(); // segment → size before this flush
     try {
-      for (const [prefix, p] of pending) this.#appendBlock(prefix, p.pieces, p.rows, touched);
+      for (const [prefix, p] of pending) this.#appendBlock(prefix, p.pieces, p.bytes, p.rows, touched);
     } catch (err) {
       this.#rollback(touched);
       for (const w of waiters) w.reject(err);
@@ -114,11 +115,15 @@ export class WalWriter {
     for (const w of waiters) w.resolve();
   }
 
-  #appendBlock(prefix: string, pieces: string[], rows: number, touched: Map<SegmentFile, number>): void {
-    const text = this.#headerLine + (pieces.length === 1 ? pieces[0]! : pieces.join(''));
-    const payload = Buffer.allocUnsafe(WAL.blockHeaderBytes + Buffer.byteLength(text));
+  #appendBlock(prefix: string, pieces: Uint8Array[], bytes: number, rows: number, touched: Map<SegmentFile, number>): void {
+    const header = this.#headerLine;
+    const payload = Buffer.allocUnsafe(WAL.blockHeaderBytes + header.length + bytes);
     writeBlockHeader(payload, SampleType.metric, rows);
-    payload.write(text, WAL.blockHeaderBytes, 'utf8');
+    let at = WAL.blockHeaderBytes + header.copy(payload, WAL.blockHeaderBytes);
+    for (const piece of pieces) {
+      payload.set(piece, at);
+      at += piece.byteLength;
+    }
     const frame = encodeFrame(payload);
     let seg = this.#active.get(prefix);
     if (seg !== undefined && !seg.isEmpty && seg.size + frame.length > this.#config.maxSegmentBytes && !touched.has(seg)) {

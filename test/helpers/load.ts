@@ -86,12 +86,28 @@ export class LoadDriver {
   readonly #nextSeq: number[] = [];
   #target: string | undefined;
   #running = false;
+  #acks = 0;
   #loops: Promise<void>[] = [];
 
   constructor(options: LoadOptions) {
     this.#o = { seriesPerRequest: 5, samplesPerSeries: 4, metric: 'load_test', padBytes: 0, retry: true, backoffMs: 20, timeoutMs: 10_000, ...options };
     if (this.#o.seriesPerRequest * this.#o.samplesPerSeries >= MAX_SAMPLES_PER_REQUEST) throw new Error('too many samples per request for the value encoding');
     for (let s = 0; s < this.#o.senders; s++) this.#nextSeq.push(0);
+  }
+
+  /** 2xx answers so far, over all senders. */
+  get acks(): number {
+    return this.#acks;
+  }
+
+  /** Resolves at the next 2xx answer (or rejects after `timeoutMs`): the load is flowing. */
+  async nextAck(timeoutMs = 20_000): Promise<void> {
+    const start = this.#acks;
+    const deadline = Date.now() + timeoutMs;
+    while (this.#acks === start) {
+      if (Date.now() > deadline) throw new Error(`no request acknowledged within ${timeoutMs} ms`);
+      await sleep(2);
+    }
   }
 
   /** Where to send; `undefined` while the server is down (senders wait, nothing is attempted). */
@@ -131,7 +147,8 @@ export class LoadDriver {
 
   /**
    * Sends the sender's current request once: the unacknowledged one again (with `retry`), or a
-   * new one. Resolves with the answer; never rejects.
+   * new one. Resolves with the answer (a network error is an attempt without a status); throws only
+   * when no target is set.
    */
   async sendNext(sender = 0): Promise<Attempt> {
     const url = this.#target;
@@ -148,6 +165,7 @@ export class LoadDriver {
     const attempt = await this.#post(url, body, r);
     if (attempt.status !== undefined && attempt.status >= 200 && attempt.status < 300) {
       r.acks++;
+      this.#acks++;
       this.#current[sender] = undefined;
     } else {
       r.lastError = attempt.body ?? attempt.error;
@@ -261,7 +279,7 @@ export class LoadDriver {
 }
 
 /** A one-line summary of a check, for test comments. */
-export function describe(c: CheckResult): string {
+export function summarize(c: CheckResult): string {
   return `${c.requestsAcked}/${c.requestsSent} requests acked (${c.attempts} attempts), ${c.samplesVerified}/${c.samplesAcked} acked samples verified in ${c.rows} rows; ` + `${c.duplicatedSamples} samples present more than once (retried), ${c.unackedPresent} samples of unacked requests present; ` + `missing ${c.missing.length}, garbage ${c.garbage.length}, over-counted ${c.overCounted.length}`;
 }
 

@@ -18,7 +18,7 @@ export function buildRows(series: TestSeries[], args: string[] = []): { tables: 
   const b = new MetricsRowBuilder(transformConfig(args), hasher);
   for (const s of series) {
     b.beginSeries();
-    for (const [n, v] of s.labels) b.label(n, v);
+    for (const [n, v] of s.labels) b.labelString(n, v);
     for (const [v, ts] of s.samples ?? []) b.sample(v, ts);
     b.endSeries();
   }

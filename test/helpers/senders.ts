@@ -64,9 +64,22 @@ export function needBinaries(...names: string[]): Binaries {
 // Processes
 
 const live = new Set<ChildProcess>();
-process.on('exit', () => {
+function killAll(): void {
   for (const p of live) p.kill('SIGKILL');
-});
+}
+process.on('exit', killAll);
+// tap ends a timed-out test process with a signal, which skips 'exit': kill the children first,
+// then, unless someone else handles the signal, die of it as before.
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+  const onSignal = () => {
+    killAll();
+    if (process.listenerCount(sig) === 1) {
+      process.removeListener(sig, onSignal);
+      process.kill(process.pid, sig);
+    }
+  };
+  process.on(sig, onSignal);
+}
 
 export interface Proc {
   readonly name: string;
@@ -78,6 +91,13 @@ export interface Proc {
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once it has exited. Safe to call twice. */
   stop(graceMs?: number): Promise<number | string | null>;
   signal(sig: NodeJS.Signals): void;
+}
+
+/** Kills `proc` along with ours if the test process exits or is signalled (e.g. the ingestor's). */
+export function trackChild(proc: ChildProcess): void {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
 }
 
 /** Spawns a child process with its output kept in memory; it is tracked for cleanup. */
@@ -121,6 +141,26 @@ export function startProcess(name: string, bin: string, args: string[], opts: { 
       return exited;
     },
   };
+}
+
+/** The part of a tap test startOnFreePort uses. */
+export interface TestLike {
+  teardown(fn: () => unknown): void;
+  comment(...message: unknown[]): void;
+}
+
+/** Starts a binary that cannot listen on port 0 on a free port; retries when the port was taken meanwhile. */
+export async function startOnFreePort(t: TestLike, name: string, bin: string, args: (port: number) => string[], ready: (base: string) => Promise<unknown>): Promise<{ proc: Proc; base: string }> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const proc = startProcess(name, bin, args(port));
+    t.teardown(() => proc.stop(5_000));
+    const ok = await Promise.race([waitFor(`${name} ready`, () => ready(base).then(() => true), 20_000), proc.exited.then(() => false)]);
+    if (ok) return { proc, base };
+    t.comment(`${name} exited early:\n${proc.logs().slice(-2000)}`);
+  }
+  throw new Error(`${name} did not start`);
 }
 
 /** Runs a command to completion (bounded by `timeoutMs`) and returns its stdout. */
@@ -234,7 +274,8 @@ export interface ExpositionOptions {
  * Prometheus text exposition for scrape `n`: a counter that grows every scrape, a gauge with
  * several label sets (mixed-case names), a name that needs normalising, a label value with
  * quotes/commas/unicode, a classic histogram, a series present on some scrapes only (its
- * disappearance makes the sender emit a staleness marker), and a sample with its own timestamp.
+ * disappearance makes the sender emit a staleness marker), a sample with its own timestamp, and a
+ * series routed to another database by its `adxmon_database` label.
  */
 export function exposition(n: number, nowMs: number, opts: ExpositionOptions = { special: true }): string {
   const lines = [
@@ -257,6 +298,8 @@ export function exposition(n: number, nowMs: number, opts: ExpositionOptions = {
     `adxi_latency_seconds_bucket{le="+Inf"} ${3 * n}`,
     `adxi_latency_seconds_sum ${(0.375 * n).toString()}`,
     `adxi_latency_seconds_count ${3 * n}`,
+    '# TYPE adxi_routed gauge',
+    'adxi_routed{adxmon_database="Other-DB",x="y"} 1',
     '# TYPE adxi_explicit_timestamp gauge',
     `adxi_explicit_timestamp ${n} ${nowMs - 1500}`,
   ];
@@ -329,8 +372,16 @@ export function expectedRow(s: SentSample, defaultDatabase = 'Metrics'): Omit<Wa
     seriesId: seriesId(pairs),
     labels: Object.fromEntries(pairs.filter(([k]) => k !== '__name__' && !k.startsWith('adxmon_'))),
     timestamp: expectedTimestamp(s.timestampMs),
-    value: expectedValue(s.value),
+    value: expectedValue(onTheWire(s.value)),
   };
+}
+
+/**
+ * The value as remote write 1.0 carries it: senders' proto3 encoders skip a double field equal to
+ * zero (Go `if m.Value != 0`), so a stored -0 arrives as +0.
+ */
+export function onTheWire(v: number): number {
+  return Object.is(v, -0) ? 0 : v;
 }
 
 export interface SetDiff {
@@ -460,15 +511,21 @@ export function parseVmExport(text: string): SentSample[] {
   return out;
 }
 
-/** Values of one metric in a Prometheus text exposition, summed over all its series (0 when absent). */
+/**
+ * Values of one metric in a Prometheus text exposition, summed over all its series. Throws when
+ * the metric is absent, so a renamed metric cannot make an assertion pass vacuously.
+ */
 export function sumMetric(text: string, name: string): number {
   let sum = 0;
+  let seen = false;
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue;
     const rest = line.slice(name.length);
     if (rest[0] !== ' ' && rest[0] !== '{') continue;
     sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    seen = true;
   }
+  if (!seen) throw new Error(`metric ${name} is not exposed`);
   return sum;
 }
 

@@ -32,19 +32,35 @@ export async function startServer(args: string[] = [], opts: { dir?: string; env
   const argv = [...(opts.prefix ?? []), process.execPath, CLI, 'serve', '--storage-dir', dir, '--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', ...args];
   const proc = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let logs = '';
+  let started = () => {};
   const ports = await new Promise<[number, number]>((resolve, reject) => {
     let ingest = 0;
     proc.stderr!.on('data', (d: Buffer) => {
       logs += d.toString();
       for (const line of logs.split('\n')) {
         if (line.includes('"ingest endpoints listening"')) ingest = JSON.parse(line).port;
-        if (line.includes('"metrics and probes listening"') && ingest) resolve([ingest, JSON.parse(line).port]);
+        if (line.includes('"metrics and probes listening"') && ingest) {
+          started();
+          resolve([ingest, JSON.parse(line).port]);
+        }
       }
     });
-    proc.once('exit', (code) => reject(new Error(`server exited with ${code} before serving:\n${logs}`)));
-    setTimeout(() => reject(new Error(`server did not start in time:\n${logs}`)), 20_000).unref();
+    const onExit = (code: number | null) => reject(new Error(`server exited with ${code} before serving:\n${logs}`));
+    proc.once('exit', onExit);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not start in time:\n${logs}`));
+    }, 20_000);
+    started = () => {
+      clearTimeout(timer);
+      proc.off('exit', onExit);
+    };
   });
   const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  // A test process killed by tap (timeout) must not leave servers behind.
+  const reap = () => proc.kill('SIGKILL');
+  process.once('exit', reap);
+  void exited.then(() => process.off('exit', reap));
   return {
     dir,
     port: ports[0],
@@ -78,7 +94,7 @@ export function request(url: string, opts: { method?: string; headers?: Record<s
       res.on('data', (d) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
     });
-    req.on('error', reject);
+    req.on('error', (e) => reject(Object.assign(e, { message: `${opts.method ?? 'POST'} ${url}: ${e.message}` })));
     req.end(opts.body === undefined ? undefined : Buffer.from(opts.body as Uint8Array));
   });
 }

@@ -14,7 +14,7 @@ import path from 'node:path';
 import t from 'tap';
 import { scanFrames, WAL } from '../../src/wal/format.js';
 import { tryParseSegmentName } from '../../src/wal/segment-name.js';
-import { describe, LoadDriver } from '../helpers/load.js';
+import { LoadDriver, summarize } from '../helpers/load.js';
 import { CLI, readWal, startServer, tempDir, type TestServer } from '../helpers/server.js';
 
 const KILLS = 5;
@@ -56,51 +56,58 @@ for (const fsync of ['rotate', 'always'] as const) {
     const rand = mulberry32(seed);
     const dir = tempDir('adxi-crash-');
     const args = ['--workers', '2', '--wal-fsync', fsync];
+    // Many small requests (group commit merges them), plus a few large ones whose frames take long
+    // enough to write that a kill can land in the middle of one and leave a torn tail to repair.
     const driver = new LoadDriver({ senders: 8, seriesPerRequest: 10, samplesPerSeries: 5 });
+    const bulk = new LoadDriver({ senders: 1, metric: 'load_bulk', seriesPerRequest: 50, samplesPerSeries: 2, padBytes: 2000 });
+    const drivers = [driver, bulk];
     let server: TestServer | undefined;
     t.teardown(async () => {
-      await driver.stop();
-      driver.close();
+      for (const d of drivers) (await d.stop(), d.close());
       if (server && server.proc.exitCode === null && server.proc.signalCode === null) await server.kill9();
       fs.rmSync(dir, { recursive: true, force: true });
     });
 
     server = await startServer(args, { dir });
-    driver.setTarget(server.url);
-    driver.start();
+    for (const d of drivers) (d.setTarget(server.url), d.start());
     const delays: number[] = [];
+    const ackedPerRound: number[] = [];
     let tornAfterKill = 0;
     let repairedAtStart = 0;
-    let ackedBefore = 0;
     for (let k = 1; k <= KILLS; k++) {
+      // The delay counts from the round's first acknowledgment, so every kill lands in flowing load.
+      const acksAtStart = driver.acks;
+      await driver.nextAck();
       const delay = MIN_DELAY_MS + Math.floor(rand() * (MAX_DELAY_MS - MIN_DELAY_MS));
       delays.push(delay);
       await sleep(delay);
       t.equal(server.proc.exitCode, null, `round ${k}: server still running when killed`);
       await server.kill9();
-      driver.setTarget(undefined);
-      const acked = [...driver.requests.values()].filter((r) => r.acks > 0).length;
-      t.ok(acked > ackedBefore, `round ${k}: requests were acknowledged before the kill (${acked - ackedBefore})`);
-      ackedBefore = acked;
+      for (const d of drivers) d.setTarget(undefined);
+      ackedPerRound.push(driver.acks - acksAtStart);
       tornAfterKill += walVerify(dir).bad.length; // informational: what the kill left behind
 
       server = await startServer(args, { dir });
       repairedAtStart += logLines(server, 'segment repaired: torn or corrupt tail truncated').length;
       const v = walVerify(dir);
       t.equal(v.status, 0, `round ${k}: wal verify is clean after restart (${v.summary})`, { bad: v.bad });
-      if (k < KILLS) driver.setTarget(server.url);
+      if (k < KILLS) for (const d of drivers) d.setTarget(server.url);
     }
-    await driver.stop();
+    for (const d of drivers) await d.stop();
 
     const rows = readWal(dir);
-    const c = driver.check(rows);
-    t.comment(`seed ${seed}; kills after ${delays.join(', ')} ms; ${tornAfterKill} torn segments left by the kills, ${repairedAtStart} repaired at start-up`);
-    t.comment(describe(c));
-    t.ok(c.requestsAcked > 0, 'some requests were acknowledged');
-    t.same(c.missing.slice(0, 20), [], `no acknowledged sample is lost (${c.missing.length} missing)`);
-    t.same(c.garbage.slice(0, 20), [], `every row is a sample that was sent (${c.garbage.length} garbage)`);
-    t.same(c.overCounted.slice(0, 20), [], 'no sample is stored more often than its request was attempted');
-    t.same(c.duplicatedSingleAttempt.slice(0, 20), [], 'a request acknowledged on its only attempt is stored exactly once');
+    const c = driver.check(rows.filter((r) => r.table === 'LoadTest'));
+    const b = bulk.check(rows.filter((r) => r.table === 'LoadBulk'));
+    t.equal(rows.length, c.rows + b.rows, 'every row is in one of the two tables');
+    t.comment(`seed ${seed}; ${KILLS} kills, ${delays.join(', ')} ms after each round's first ack; acks per round ${ackedPerRound.join(', ')}; ${tornAfterKill} torn segments left by the kills, ${repairedAtStart} repaired at start-up`);
+    for (const [what, r] of [['small', c], ['bulk', b]] as const) {
+      t.comment(`${what}: ${summarize(r)}`);
+      t.ok(r.requestsAcked > 0, `${what}: some requests were acknowledged`);
+      t.same(r.missing.slice(0, 20), [], `${what}: no acknowledged sample is lost (${r.missing.length} missing)`);
+      t.same(r.garbage.slice(0, 20), [], `${what}: every row is a sample that was sent (${r.garbage.length} garbage)`);
+      t.same(r.overCounted.slice(0, 20), [], `${what}: no sample is stored more often than its request was attempted`);
+      t.same(r.duplicatedSingleAttempt.slice(0, 20), [], `${what}: a request acknowledged on its only attempt is stored exactly once`);
+    }
     t.same(fs.readdirSync(dir).filter((f) => f.endsWith('.corrupt')), [], 'no segment was moved aside as corrupt');
     const v = walVerify(dir);
     t.equal(v.status, 0, `wal verify clean after the final restart (${v.summary})`);
@@ -172,7 +179,7 @@ t.test('a torn tail is truncated at start-up with a warning; the good rows stay'
   const rows = readWal(dir);
   for (const [k, d] of drivers) {
     const c = d.check(rows.filter((r) => r.table === tableOf(k)));
-    t.same([c.samplesVerified, c.missing.length, c.garbage.length, c.duplicatedSamples], [5 * 12, 0, 0, 0], `${k}: every acknowledged row kept by the repair, nothing else (${describe(c)})`);
+    t.same([c.samplesVerified, c.missing.length, c.garbage.length, c.duplicatedSamples], [5 * 12, 0, 0, 0], `${k}: every acknowledged row kept by the repair, nothing else (${summarize(c)})`);
   }
   for (const [k, d] of drivers) {
     d.setTarget(server.url);
@@ -182,7 +189,7 @@ t.test('a torn tail is truncated at start-up with a warning; the good rows stay'
   const after = readWal(dir);
   for (const [k, d] of drivers) {
     const c = d.check(after.filter((r) => r.table === tableOf(k)));
-    t.same([c.samplesVerified, c.missing.length, c.garbage.length, c.duplicatedSamples], [6 * 12, 0, 0, 0], `${k}: ${describe(c)}`);
+    t.same([c.samplesVerified, c.missing.length, c.garbage.length, c.duplicatedSamples], [6 * 12, 0, 0, 0], `${k}: ${summarize(c)}`);
   }
   t.equal(walVerify(dir).status, 0, 'wal verify clean after writing on');
 });

@@ -15,7 +15,6 @@ import {
   expectedRow,
   expectedTable,
   exposition,
-  freePort,
   httpGet,
   needBinaries,
   ODD_LABEL_VALUE,
@@ -23,12 +22,12 @@ import {
   rowKey,
   runToCompletion,
   sleep,
-  startProcess,
+  startOnFreePort,
   startScrapeTarget,
+  trackChild,
   sumMetric,
   waitFor,
   writeFile,
-  type Proc,
 } from '../helpers/senders.js';
 
 const JOB = 'adxi-prometheus';
@@ -38,7 +37,8 @@ const bins = needBinaries('prometheus', 'promtool');
 function prometheusConfig(target: string | undefined, writeUrl: string): string {
   return JSON.stringify({
     global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1m' },
-    scrape_configs: target === undefined ? [] : [{ job_name: JOB, static_configs: [{ targets: [target] }] }],
+    // An empty target list (not an empty job list) so the scrape loop ends with stale markers.
+    scrape_configs: [{ job_name: JOB, static_configs: [{ targets: target === undefined ? [] : [target] }] }],
     remote_write: [
       {
         url: writeUrl,
@@ -57,7 +57,9 @@ t.test('every sample Prometheus remote-writes lands in the WAL, and nothing else
     return;
   }
   const server = await startServer();
+  trackChild(server.proc);
   t.teardown(() => server.stop());
+  t.teardown(() => fs.rmSync(server.dir, { recursive: true, force: true }));
   const target = await startScrapeTarget((n, now) => exposition(n, now));
   t.teardown(() => target.close());
 
@@ -66,68 +68,70 @@ t.test('every sample Prometheus remote-writes lands in the WAL, and nothing else
   const tsdb = path.join(dir, 'tsdb');
   const configFile = writeFile(dir, 'prometheus.yml', prometheusConfig(target.address, server.url));
 
-  let prom: Proc | undefined;
-  let web = '';
-  for (let attempt = 0; attempt < 3 && prom === undefined; attempt++) {
-    // freePort() can race with another process; retry on a new port if Prometheus cannot bind.
-    const port = await freePort();
-    web = `http://127.0.0.1:${port}`;
-    const p = startProcess('prometheus', bins.paths.prometheus!, [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${tsdb}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--storage.tsdb.retention.time=1d',
-      '--log.level=info',
-    ]);
-    t.teardown(() => p.stop(5_000));
-    const ready = await Promise.race([waitFor('prometheus ready', () => httpGet(`${web}/-/ready`).then(() => true), 20_000), p.exited.then(() => false)]);
-    if (ready) prom = p;
-    else t.comment(`prometheus exited early:\n${p.logs().slice(-2000)}`);
-  }
-  if (prom === undefined) throw new Error('prometheus did not start');
-  const logsOnFailure = () => `prometheus log tail:\n${prom!.logs().slice(-3000)}\ningestor log tail:\n${server.logs().slice(-3000)}`;
-
-  await waitFor(`${SCRAPES} scrapes`, () => target.scrapes() >= SCRAPES, 30_000);
-
-  // Remove the target: Prometheus ends the scrape loop and, two intervals later, writes stale
-  // markers for every series it had. After that nothing new is appended.
-  fs.writeFileSync(configFile, prometheusConfig(undefined, server.url));
-  const reloadsBefore = metricValue(await httpGet(`${web}/metrics`), 'prometheus_config_last_reload_success_timestamp_seconds');
-  prom.signal('SIGHUP');
-  await waitFor('config reload', async () => metricValue(await httpGet(`${web}/metrics`), 'prometheus_config_last_reload_success_timestamp_seconds') > reloadsBefore || (await sleep(0), false), 10_000);
-  const scrapesAtReload = target.scrapes();
-  await sleep(3_500); // end-of-run staleness fires after two scrape intervals
-
-  // Remote write caught up: nothing pending, every sample that went into storage went out, and
-  // that stays so for a second (so the stale markers are included).
-  let last = '';
-  await waitFor(
-    'remote write to catch up',
-    async () => {
-      const m = await httpGet(`${web}/metrics`);
-      const pending = sumMetric(m, 'prometheus_remote_storage_samples_pending');
-      const inTotal = sumMetric(m, 'prometheus_remote_storage_samples_in_total');
-      const sent = sumMetric(m, 'prometheus_remote_storage_samples_total');
-      const now = `${pending}/${inTotal}/${sent}`;
-      const done = pending === 0 && inTotal > 0 && sent === inTotal && now === last;
-      last = now;
-      return done;
-    },
-    20_000,
-    1_000,
+  const started = await startOnFreePort(
+    t,
+    'prometheus',
+    bins.paths.prometheus!,
+    (port) => [`--config.file=${configFile}`, `--storage.tsdb.path=${tsdb}`, `--web.listen-address=127.0.0.1:${port}`, '--storage.tsdb.retention.time=1d', '--log.level=info'],
+    (base) => httpGet(`${base}/-/ready`),
   );
-  const promMetrics = await httpGet(`${web}/metrics`);
-  t.equal(target.scrapes(), scrapesAtReload, 'no scrapes after the target was removed');
-  await prom.stop(15_000);
+  const prom = started.proc;
+  const web = started.base;
+  const logsOnFailure = () => `prometheus log tail:\n${prom.logs().slice(-3000)}\ningestor log tail:\n${server.logs().slice(-3000)}`;
 
-  const truth = parsePromtoolDump(await runToCompletion(bins.paths.promtool!, ['tsdb', 'dump', tsdb], 60_000));
-  const ingestorMetrics = (await scrape(server.metricsPort)).body;
-  t.equal(await server.stop(), 0, 'ingestor exits cleanly');
-  const wal = readWal(server.dir);
+  // Scrape, stop scraping, let remote write drain; then the ground truth and the WAL.
+  const run = async () => {
+    await waitFor(`${SCRAPES} scrapes`, () => target.scrapes() >= SCRAPES, 30_000);
+
+    // Remove the target: Prometheus ends the scrape loop and, two intervals later, writes stale
+    // markers for every series it had (it does not when the whole job goes, hence an empty target
+    // list). After that nothing new is appended.
+    fs.writeFileSync(configFile, prometheusConfig(undefined, server.url));
+    const reloadsBefore = metricValue(await httpGet(`${web}/metrics`), 'prometheus_config_last_reload_success_timestamp_seconds');
+    prom.signal('SIGHUP');
+    await waitFor('config reload', async () => metricValue(await httpGet(`${web}/metrics`), 'prometheus_config_last_reload_success_timestamp_seconds') > reloadsBefore, 10_000);
+    // The target list reaches the scrape manager through discovery, which batches updates (5 s).
+    await waitFor('the target to be dropped', async () => JSON.parse(await httpGet(`${web}/api/v1/targets?state=active`)).data.activeTargets.length === 0, 20_000, 500);
+    const scrapesAtReload = target.scrapes();
+    await sleep(3_500); // end-of-run staleness fires two scrape intervals after the loop stopped
+
+    // Remote write caught up: nothing pending, every sample that went into storage went out, and
+    // that stays so for a second (so the stale markers are included).
+    let last = '';
+    await waitFor(
+      'remote write to catch up',
+      async () => {
+        const m = await httpGet(`${web}/metrics`);
+        const pending = sumMetric(m, 'prometheus_remote_storage_samples_pending');
+        const inTotal = sumMetric(m, 'prometheus_remote_storage_samples_in_total');
+        const sent = sumMetric(m, 'prometheus_remote_storage_samples_total');
+        const now = `${pending}/${inTotal}/${sent}`;
+        const done = pending === 0 && inTotal > 0 && sent >= inTotal && now === last;
+        last = now;
+        return done;
+      },
+      20_000,
+      1_000,
+    );
+    const promMetrics = await httpGet(`${web}/metrics`);
+    const scrapedAfterReload = target.scrapes() - scrapesAtReload;
+    await prom.stop(15_000);
+
+    const truth = parsePromtoolDump(await runToCompletion(bins.paths.promtool!, ['tsdb', 'dump', tsdb], 60_000));
+    const ingestorMetrics = (await scrape(server.metricsPort)).body;
+    const serverExit = await server.stop();
+    return { promMetrics, scrapedAfterReload, truth, ingestorMetrics, serverExit, wal: readWal(server.dir) };
+  };
+  const { promMetrics, scrapedAfterReload, truth, ingestorMetrics, serverExit, wal } = await run().catch((e: unknown) => {
+    t.comment(logsOnFailure());
+    throw e;
+  });
+  t.equal(scrapedAfterReload, 0, 'no scrapes after the target was removed');
+  t.equal(serverExit, 0, 'ingestor exits cleanly');
 
   // The ground truth covers what the test meant to produce.
   const names = new Set(truth.map((s) => s.labels.__name__));
-  for (const n of ['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'adxi_requests_total', 'adxi_temperature_celsius', 'adxi:weird__name_2xx:ratio', 'adxi_label_escapes', 'adxi_latency_seconds_bucket', 'adxi_latency_seconds_sum', 'adxi_latency_seconds_count', 'adxi_flapping', 'adxi_special', 'adxi_explicit_timestamp']) {
+  for (const n of ['up', 'scrape_duration_seconds', 'scrape_samples_scraped', 'adxi_requests_total', 'adxi_temperature_celsius', 'adxi:weird__name_2xx:ratio', 'adxi_label_escapes', 'adxi_latency_seconds_bucket', 'adxi_latency_seconds_sum', 'adxi_latency_seconds_count', 'adxi_flapping', 'adxi_special', 'adxi_explicit_timestamp', 'adxi_routed']) {
     t.ok(names.has(n), `Prometheus stored ${n}`);
   }
   t.ok(truth.every((s) => s.labels.job === JOB), 'every stored series is from the test job');
@@ -141,8 +145,8 @@ t.test('every sample Prometheus remote-writes lands in the WAL, and nothing else
   t.equal(expectedTable('scrape_duration_seconds'), 'ScrapeDurationSeconds');
   t.ok(wal.some((r) => r.table === 'AdxiLabelEscapes' && r.labels.path === ODD_LABEL_VALUE && r.value === '7.000000000'), 'the odd label value survives');
   t.ok(wal.some((r) => r.table === 'AdxiSpecial' && r.labels.kind === 'big' && r.value === '15000000000000000000000.000000000'), 'values over 1e21 are printed in full');
-  t.ok(wal.some((r) => r.table === 'AdxiSpecial' && r.labels.kind === 'negzero' && r.value === '-0.000000000'), '-0 keeps its sign');
-  t.ok(wal.some((r) => r.table === 'AdxiTemperatureCelsius' && JSON.stringify(Object.keys(r.labels)) === '["alpha","floor","instance","job","room","Zone","zeta"]'), 'label keys sorted case-insensitively');
+  t.ok(wal.some((r) => r.table === 'AdxiSpecial' && r.labels.kind === 'negzero' && r.value === '0.000000000'), '-0 arrives as 0: proto3 drops a zero double on the wire');
+  t.ok(wal.some((r) => r.table === 'AdxiTemperatureCelsius' && JSON.stringify(Object.keys(r.labels)) === '["alpha","floor","instance","job","room","zeta","Zone"]'), 'label keys sorted case-insensitively');
 
   // The proof: WAL rows == TSDB samples, as multisets of full rows.
   const expected = truth.map((s) => rowKey(expectedRow(s)));
@@ -151,7 +155,8 @@ t.test('every sample Prometheus remote-writes lands in the WAL, and nothing else
   t.equal(d.missing.length + d.extra.length, 0, `WAL rows match Prometheus's TSDB exactly\n${describeDiff(d)}`, { diagnostic: d.missing.length + d.extra.length > 0 });
   if (d.missing.length + d.extra.length > 0) t.comment(logsOnFailure());
   t.equal(wal.length, truth.length, `${truth.length} samples, ${wal.length} rows`);
-  t.ok(wal.every((r) => r.database === 'Metrics' && r.lifted.length === 0), 'default database, no lifted columns');
+  t.ok(wal.every((r) => r.database === (r.table === 'AdxiRouted' ? 'OtherDB' : 'Metrics') && r.lifted.length === 0), 'adxmon_database routes, others in the default database, no lifted columns');
+  t.ok(wal.some((r) => r.table === 'AdxiRouted' && r.labels.adxmon_database === undefined), 'adxmon_ labels are not in Labels');
 
   // Both sides agree on the counts, and nothing was retried, dropped or refused.
   t.equal(metricValue(ingestorMetrics, 'adxmon_ingestor_samples_stored_total'), wal.length, 'ingestor counted every row');

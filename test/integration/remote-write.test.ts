@@ -33,3 +33,25 @@ t.test('remote write 1.0 and 2.0 land in the WAL as adx-mon rows', async (t) => 
   t.equal((await scrape(s.metricsPort, '/readyz')).status, 200);
   t.equal((await scrape(s.metricsPort, '/healthz')).status, 200);
 });
+
+t.test('SIGTERM stops promptly even with idle keep-alive connections open', async (t) => {
+  const http = await import('node:http');
+  const s = await startServer();
+  const agent = new http.Agent({ keepAlive: true });
+  const body = (await import('snappy')).default.compressSync(Buffer.from(encodeWriteRequestV1([{ labels: [['__name__', 'k'], ['a', 'b']], samples: [{ value: 1, timestampMs: now }] }])));
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = http.request(s.url, { method: 'POST', agent, headers: { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'snappy' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  t.equal(status, 204);
+  const started = Date.now();
+  const code = await s.stop();
+  t.equal(code, 0, 'exits cleanly');
+  t.ok(Date.now() - started < 5000, `exited ${Date.now() - started} ms after SIGTERM (the idle timeout would be ~10 s)`);
+  agent.destroy();
+  t.equal(readWal(s.dir).length, 1, 'the acknowledged row is there after shutdown');
+});

@@ -97,8 +97,8 @@ t.test('native histograms become _count, _sum and cumulative _bucket rows', asyn
     customValues: [], resetHint: 0, timestampMs: TS,
   };
   b.beginSeries();
-  b.label('__name__', 'rpc_seconds');
-  b.label('job', 'j');
+  b.labelString('__name__', 'rpc_seconds');
+  b.labelString('job', 'j');
   b.histogram(h);
   b.endSeries();
   const tables = Object.fromEntries([...b.tables()].map((x) => [x.prefix, x.csv]));

@@ -22,7 +22,7 @@ function setup(t: Tap.Test, over: Partial<WalConfig> = {}) {
   return { dir, w, idle, segments };
 }
 
-const rows = (prefix: string, n: number, tag = 'x') => ({ prefix, rows: n, csv: Array.from({ length: n }, (_, i) => `${tag}${i}\n`).join('') });
+const rows = (prefix: string, n: number, tag = 'x') => ({ prefix, rows: n, csv: Buffer.from(Array.from({ length: n }, (_, i) => `${tag}${i}\n`).join('')) });
 
 t.test('writes in the same tick share one block per table (group commit)', async (t) => {
   const { w, segments } = setup(t);
@@ -42,7 +42,7 @@ t.test('writes in the same tick share one block per table (group commit)', async
 
 t.test('segments rotate on size; ids sort in creation order', async (t) => {
   const { w, segments } = setup(t, { maxSegmentBytes: 4096 });
-  for (let i = 0; i < 30; i++) await w.write([{ prefix: 'Metrics_A', rows: 1, csv: `${i}:${randomText(400)}\n` }]);
+  for (let i = 0; i < 30; i++) await w.write([{ prefix: 'Metrics_A', rows: 1, csv: Buffer.from(`${i}:${randomText(400)}\n`) }]);
   const files = segments();
   t.ok(files.length > 2, `${files.length} segments`);
   const all = files.flatMap((f) => readSegment(f).blocks.map((b) => b.csv.toString().split('\n')[1]!.split(':')[0]));
