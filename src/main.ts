@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Config } from './config/config.js';
-import { BodyRing } from './ingest/body-ring.js';
+import { BodyStore } from './ingest/body-store.js';
 import { DecodePool } from './ingest/decode-pool.js';
 import { createIngestMetrics } from './ingest/ingest-metrics.js';
 import { startIngestServer } from './ingest/ingest-server.js';
@@ -27,10 +27,12 @@ export async function serve(config: Config, log: Logger): Promise<RunningServer>
   const recovered = catalog.recover();
   log.info('WAL recovered', { dir: config.wal.storageDir, ...recovered });
 
-  const ring = new BodyRing(config.server.ingestBufferBytes);
-  const pool = new DecodePool(config, ring.buffer, (m) => catalog.apply(m.delta));
+  // Large bodies (over a quarter of the ring) get their own buffers, up to one max-size request
+  // or the ring's size in flight, whichever is more.
+  const bodies = new BodyStore(config.server.ingestBufferBytes, Math.max(config.server.ingestBufferBytes, config.server.maxRequestBytes));
+  const pool = new DecodePool(config, bodies.ring, (m) => catalog.apply(m.delta));
   let shuttingDown = false;
-  const handler = new RemoteWriteHandler({ config: config.server, ring, pool, catalog, metrics: createIngestMetrics(registry), log, isShuttingDown: () => shuttingDown });
+  const handler = new RemoteWriteHandler({ config: config.server, bodies, pool, catalog, metrics: createIngestMetrics(registry), log, isShuttingDown: () => shuttingDown });
   const ingest = await startIngestServer(config.server, handler, log);
   const ops = await startOpsServer(config.server.metricsHost, config.server.metricsPort, registry, () => (shuttingDown ? 'shutting down' : catalog.overLimit() ?? handler.recentWriteFailure()), log);
   const sweeper = setInterval(() => handler.sweep(), 1000);

@@ -168,9 +168,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   const [metricsHost, metricsPort] = hostPort(raw, 'metrics-listen');
   const maxRequestBytes = parseSize('max-request-size', one(raw, 'max-request-size'));
   const ingestBufferBytes = parseSize('ingest-buffer-size', one(raw, 'ingest-buffer-size'));
-  if (ingestBufferBytes < 2 * maxRequestBytes) {
-    throw new ConfigError('--ingest-buffer-size must be at least twice --max-request-size');
-  }
+  if (ingestBufferBytes < 1024 * 1024) throw new ConfigError('--ingest-buffer-size must be at least 1MiB');
   const server: ServerConfig = {
     listenHost,
     listenPort,

@@ -37,7 +37,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { name: 'max-labels-per-series', kind: 'int', default: '256', help: 'A series with more labels gets the request a 400.' },
   { name: 'max-label-bytes', kind: 'size', default: '16KiB', help: 'Longest label name or value; longer gets the request a 400.' },
   { name: 'request-timeout', kind: 'duration', default: '60s', help: 'A request whose body has not fully arrived by then gets 408 and the connection is closed.' },
-  { name: 'ingest-buffer-size', kind: 'size', default: '256MiB', help: 'Shared ring the request bodies are copied into for the workers; when full, requests get 503 (at least 2 x --max-request-size).' },
+  { name: 'ingest-buffer-size', kind: 'size', default: '64MiB', help: 'Shared ring the request bodies are copied into for the workers (all of it becomes resident); bodies over a quarter of it get their own buffer, up to this size or one --max-request-size in flight. When full, requests get 503.' },
   { name: 'max-inflight-requests', kind: 'int', default: '512', help: 'Requests being received or decoded at once; more get 503.' },
   { name: 'backpressure-status', kind: 'enum', default: '503', values: ['429', '503'], help: 'Status while the WAL is over its limits. 503 because Prometheus retries it; Prometheus drops batches answered 429 unless retry_on_http_429 is set.' },
   { name: 'retry-after', kind: 'duration', default: '5s', help: 'Retry-After sent with backpressure and overload answers.' },

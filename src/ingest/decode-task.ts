@@ -39,7 +39,7 @@ let reportedMisses = 0;
 
 export async function decodeTask(task: DecodeTask): Promise<DecodeResult> {
   try {
-    const body = Buffer.from(data.ring, task.offset, task.length);
+    const body = Buffer.from(task.buffer ?? data.ring, task.offset, task.length);
     const raw = decompressChecked(body, data.config.server.maxDecompressedBytes);
     builder.reset();
     if (task.protocol === 'v2') decodeWriteRequestV2(raw, builder);

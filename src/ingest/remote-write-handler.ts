@@ -4,7 +4,7 @@ import { HTTP_STATUS_BY_CODE, IngestError, type IngestErrorCode } from '../error
 import type { Logger } from '../log/logger.js';
 import type { WalCatalog } from '../wal/wal-catalog.js';
 import { blockDecodedLength } from '../wal/s2.js';
-import type { BodyRing } from './body-ring.js';
+import type { BodySlot, BodyStore } from './body-store.js';
 import type { DecodePool } from './decode-pool.js';
 import type { IngestMetrics } from './ingest-metrics.js';
 import type { DecodeResult, RemoteWriteProtocol } from './task-types.js';
@@ -37,7 +37,8 @@ interface Pending {
   readonly deadline: number;
   /** Declared Content-Length, or -1 for chunked bodies. */
   readonly declared: number;
-  offset: number;
+  /** Where the body goes; undefined until reserved. */
+  slot: BodySlot | undefined;
   received: number;
   /** Chunks of a body without Content-Length, until it is complete. */
   chunks: Buffer[] | undefined;
@@ -45,7 +46,7 @@ interface Pending {
   answered: boolean;
   /** Counted in `inflight` (admitted and not yet finished). */
   admitted: boolean;
-  /** Ring region reserved for this request; released only when no worker can still read it. */
+  /** `slot` is reserved for this request; released only when no worker can still read it. */
   holdsRing: boolean;
   /** A worker holds the body; `#onResult` finishes the request. */
   inWorker: boolean;
@@ -53,7 +54,7 @@ interface Pending {
 
 export interface HandlerDeps {
   readonly config: ServerConfig;
-  readonly ring: BodyRing;
+  readonly bodies: BodyStore;
   readonly pool: DecodePool;
   readonly catalog: WalCatalog;
   readonly metrics: IngestMetrics;
@@ -63,7 +64,7 @@ export interface HandlerDeps {
 
 /**
  * The remote-write endpoint on the main thread: checks headers and limits, copies the body once
- * into the ring, hands it to a worker, and answers from the worker's result. It never decodes.
+ * into shared memory, hands it to a worker, and answers from the worker's result. It never decodes.
  */
 export class RemoteWriteHandler {
   readonly #d: HandlerDeps;
@@ -94,7 +95,7 @@ export class RemoteWriteHandler {
     const now = performance.now();
     const protocol = protocolOf(contentType);
     const declared = lengthHeader === '' ? -1 : Number(lengthHeader);
-    const p: Pending = { res, path, protocol: protocol ?? 'v1', startedAt: now, deadline: now + cfg.requestTimeoutMs, declared, offset: -1, received: 0, chunks: undefined, aborted: false, answered: false, admitted: false, holdsRing: false, inWorker: false };
+    const p: Pending = { res, path, protocol: protocol ?? 'v1', startedAt: now, deadline: now + cfg.requestTimeoutMs, declared, slot: undefined, received: 0, chunks: undefined, aborted: false, answered: false, admitted: false, holdsRing: false, inWorker: false };
     res.onAborted(() => {
       p.aborted = true;
       this.#finish(p);
@@ -106,9 +107,9 @@ export class RemoteWriteHandler {
     const refusal = this.#admission();
     if (refusal) return this.#reject(p, refusal, true);
     if (declared >= 0) {
-      const offset = this.#d.ring.tryAlloc(declared);
-      if (offset === undefined) return this.#reject(p, new IngestError('overloaded', 'ingest buffer is full; retry later'), true);
-      p.offset = offset;
+      const slot = this.#d.bodies.tryAlloc(declared);
+      if (slot === undefined) return this.#reject(p, new IngestError('overloaded', 'ingest buffer is full; retry later'), true);
+      p.slot = slot;
       p.holdsRing = true;
     } else p.chunks = [];
     p.admitted = true;
@@ -144,7 +145,7 @@ export class RemoteWriteHandler {
       p.chunks.push(Buffer.from(bytes)); // copies: the chunk is only valid during this call
     } else {
       if (p.received + bytes.length > p.declared) return this.#reject(p, new IngestError('invalid_request', 'body is longer than its Content-Length'), true);
-      this.#d.ring.view(p.offset + p.received, bytes.length).set(bytes);
+      this.#d.bodies.view(p.slot!, p.received, bytes.length).set(bytes);
     }
     const before = p.received;
     p.received += bytes.length;
@@ -162,7 +163,7 @@ export class RemoteWriteHandler {
 
   /** Refuses a body whose snappy preamble declares more than --max-decompressed-size, before decoding. */
   #checkPreamble(p: Pending): IngestError | undefined {
-    const head = p.chunks ? Buffer.concat(p.chunks).subarray(0, 5) : this.#d.ring.view(p.offset, Math.min(5, p.received));
+    const head = p.chunks ? Buffer.concat(p.chunks).subarray(0, 5) : this.#d.bodies.view(p.slot!, 0, Math.min(5, p.received));
     const decoded = blockDecodedLength(head);
     if (decoded === undefined) return head.length >= 5 ? new IngestError('bad_snappy', 'body is not a snappy block (bad length preamble)') : undefined;
     if (decoded.length > this.#d.config.maxDecompressedBytes) {
@@ -175,22 +176,23 @@ export class RemoteWriteHandler {
   #placeChunks(p: Pending): boolean {
     const body = Buffer.concat(p.chunks!);
     p.chunks = undefined;
-    const offset = this.#d.ring.tryAlloc(body.length);
-    if (offset === undefined) {
+    const slot = this.#d.bodies.tryAlloc(body.length);
+    if (slot === undefined) {
       this.#reject(p, new IngestError('overloaded', 'ingest buffer is full; retry later'), false);
       return false;
     }
-    p.offset = offset;
+    p.slot = slot;
     p.holdsRing = true;
     (p as { declared: number }).declared = body.length;
-    this.#d.ring.view(offset, body.length).set(body);
+    this.#d.bodies.view(slot, 0, body.length).set(body);
     return true;
   }
 
   #dispatch(p: Pending): void {
     p.inWorker = true;
     this.#d.metrics.queueDepth.set(this.#d.pool.queueSize);
-    this.#d.pool.run({ offset: p.offset, length: p.received, protocol: p.protocol }).then(
+    const slot = p.slot!;
+    this.#d.pool.run({ offset: slot.offset, length: p.received, protocol: p.protocol, buffer: slot.inRing ? undefined : slot.buffer }).then(
       (r) => this.#onResult(p, r),
       (e) => this.#onResult(p, { ok: false, code: poolErrorCode(e), message: `decode pool: ${(e as Error).message}`, wal: { bytes: 0, events: [] } }),
     );
@@ -256,7 +258,7 @@ export class RemoteWriteHandler {
     if (p.inWorker) return;
     if (p.holdsRing) {
       p.holdsRing = false;
-      this.#d.ring.release(p.offset);
+      this.#d.bodies.release(p.slot!);
     }
     if (p.admitted) {
       p.admitted = false;
@@ -267,7 +269,7 @@ export class RemoteWriteHandler {
 
   #gauges(): void {
     this.#d.metrics.inflight.set(this.#inflight);
-    this.#d.metrics.ringBytes.set(this.#d.ring.usedBytes);
+    this.#d.metrics.ringBytes.set(this.#d.bodies.usedBytes);
   }
 }
 

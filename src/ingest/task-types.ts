@@ -15,11 +15,13 @@ export interface DecodeWorkerData {
   readonly ring: SharedArrayBuffer;
 }
 
-/** One request body in the ring: `[offset, offset + length)`. */
+/** One request body: `[offset, offset + length)` of the ring, or of `buffer` for a large body. */
 export interface DecodeTask {
   readonly offset: number;
   readonly length: number;
   readonly protocol: RemoteWriteProtocol;
+  /** A large body's own shared buffer (shared with the worker, not copied). */
+  readonly buffer?: SharedArrayBuffer;
 }
 
 export type DecodeResult =

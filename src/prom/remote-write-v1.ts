@@ -54,7 +54,9 @@ function decodeTimeSeries(state: DecodeState, end: number): void {
   const outer = r.end;
   r.end = end;
   sink.beginSeries();
-  // Pass 1: labels. Contiguous label fields double as the series' cache key.
+  // Pass 1: find the labels and the first data field. Contiguous label fields double as the
+  // series' cache key; a sink that knows the series already skips the labels entirely.
+  const seriesStart = r.pos;
   let dataStart = -1;
   let keyStart = -1;
   let keyEnd = -1;
@@ -65,14 +67,22 @@ function decodeTimeSeries(state: DecodeState, end: number): void {
     if (tag === 0x0a) {
       if (keyStart < 0) keyStart = at;
       else if (keyEnd !== at) contiguous = false;
-      emitLabel(r, sink);
+      const len = r.len(); // (not `r.pos += r.len()`: that reads pos before len() moves it)
+      r.pos += len;
       keyEnd = r.pos;
     } else {
       if (dataStart < 0 && (tag === 0x12 || tag === 0x1a || tag === 0x22)) dataStart = at;
       r.skip(tag);
     }
   }
-  sink.seriesKey(r.buf, contiguous ? keyStart : -1, keyEnd);
+  if (sink.seriesKey(r.buf, contiguous ? keyStart : -1, keyEnd)) {
+    r.pos = seriesStart;
+    while (r.pos < end) {
+      const tag = r.tag();
+      if (tag === 0x0a) emitLabel(r, sink);
+      else r.skip(tag);
+    }
+  }
   // Pass 2: samples, exemplars, histograms, from the first of them on.
   if (dataStart >= 0) {
     r.pos = dataStart;
@@ -153,4 +163,19 @@ export function decodeSample(r: ProtoReader, sink: SeriesSink, end: number): voi
   }
   r.end = outer;
   sink.sample(value, timestampMs);
+}
+
+/**
+ * Emits the labels held in a series key (the contiguous Label fields of a 1.0 TimeSeries, as
+ * passed to `seriesKey`), for a sink that skipped them and needs them after all.
+ */
+export function emitKeyLabels(buf: Uint8Array, start: number, end: number, sink: SeriesSink): void {
+  const r = new ProtoReader(buf);
+  r.pos = start;
+  r.end = end;
+  while (r.pos < end) {
+    const tag = r.tag();
+    if (tag === 0x0a) emitLabel(r, sink);
+    else r.skip(tag);
+  }
 }

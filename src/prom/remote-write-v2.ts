@@ -92,6 +92,7 @@ function decodeTimeSeries(state: DecodeState, end: number): void {
   const outer = r.end;
   r.end = end;
   sink.beginSeries();
+  sink.seriesKey(r.buf, -1, -1); // refs index a per-request symbol table: no stable key
   // Pass 1: labels. References form name/value pairs across all packed and unpacked runs.
   let name = -1; // name reference waiting for its value
   let dataStart = -1;
@@ -127,7 +128,6 @@ function decodeTimeSeries(state: DecodeState, end: number): void {
     }
   }
   if (name >= 0) throw new IngestError('invalid_request', 'odd number of label references in a series');
-  sink.seriesKey(r.buf, -1, -1); // refs index a per-request symbol table: no stable key
   // Pass 2: samples, histograms, exemplars, from the first of them on.
   if (dataStart >= 0) {
     r.pos = dataStart;

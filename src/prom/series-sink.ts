@@ -5,8 +5,8 @@ import { decodeUtf8 } from './utf8.js';
  * Receives the series of a decoded remote-write request, in order, without intermediate objects.
  *
  * Call order per series (guaranteed by every decoder, whatever the field order on the wire):
- *   beginSeries, label* (every label of the series), then sample* / histogram* / exemplar* in any
- *   interleaving, then endSeries.
+ *   beginSeries, seriesKey, label* (every label of the series, unless seriesKey returned false),
+ *   then sample* / histogram* / exemplar* in any interleaving, then endSeries.
  *
  * Within a series, samples, histograms and exemplars arrive in wire order. Labels arrive as
  * sent: decoders neither sort nor check them (empty or duplicate names are the sink's to reject).
@@ -25,11 +25,13 @@ export interface SeriesSink {
   beginSeries(): void;
   label(buf: Uint8Array, nameStart: number, nameEnd: number, valueStart: number, valueEnd: number): void;
   /**
-   * After the labels, before any sample: `buf[start, end)` are the encoded bytes of all the
-   * series' labels when they are contiguous on the wire (remote write 1.0), usable as a cache key
-   * for the label set; `start` is -1 when there is no such key (2.0, or labels interleaved).
+   * Before the labels: `buf[start, end)` are the encoded bytes of all the series' labels when they
+   * are contiguous on the wire (remote write 1.0), usable as a cache key for the label set;
+   * `start` is -1 when there is no such key (2.0, or labels interleaved with other fields).
+   * Returns whether the sink wants the `label` calls; a sink that returns false for a key must
+   * be able to do without them (or read them back from the key with `emitKeyLabels`).
    */
-  seriesKey(buf: Uint8Array, start: number, end: number): void;
+  seriesKey(buf: Uint8Array, start: number, end: number): boolean;
   /** `timestampMs` is milliseconds since the Unix epoch, an integer (may be negative). */
   sample(value: number, timestampMs: number): void;
   histogram(h: NativeHistogram): void;
@@ -47,7 +49,9 @@ export abstract class StringLabelSink implements SeriesSink {
     this.labelString(decodeUtf8(buf, nameStart, nameEnd), decodeUtf8(buf, valueStart, valueEnd));
   }
   abstract labelString(name: string, value: string): void;
-  seriesKey(_buf: Uint8Array, _start: number, _end: number): void {}
+  seriesKey(_buf: Uint8Array, _start: number, _end: number): boolean {
+    return true;
+  }
   abstract beginSeries(): void;
   abstract sample(value: number, timestampMs: number): void;
   abstract histogram(h: NativeHistogram): void;

@@ -2,6 +2,7 @@ import type { TransformConfig } from '../config/config.js';
 import { IngestError } from '../errors.js';
 import type { NativeHistogram } from '../prom/histogram.js';
 import type { SeriesSink } from '../prom/series-sink.js';
+import { emitKeyLabels } from '../prom/remote-write-v1.js';
 import { decodeUtf8 } from '../prom/utf8.js';
 import { ByteOut, checkUtf8, timestampInRange, writeCsvField, writeJsonInCsv, writeTimestamp, writeValue } from './csv-bytes.js';
 import { normalizeIdentifier, normalizeMetricName } from './metric-name.js';
@@ -63,6 +64,8 @@ export class MetricsCsvWriter implements SeriesSink {
   #keyBuf: Uint8Array | undefined;
   #keyStart = -1;
   #keyEnd = -1;
+  /** The current series missed the cache: cache it once prepared. */
+  #insert = false;
   // The current series' labels: byte ranges, each in its own source buffer.
   #src: Uint8Array[] = [];
   #ns = new Int32Array(64);
@@ -118,18 +121,18 @@ export class MetricsCsvWriter implements SeriesSink {
     this.#dropped = false;
     this.#target = undefined;
     this.#hit = -1;
-    this.#keyStart = -1;
+    this.#insert = false;
   }
 
-  seriesKey(buf: Uint8Array, start: number, end: number): void {
-    if (this.#cache === undefined || start < 0) return;
+  /** Looks the series up in the cache; on a hit the labels are not needed (returns false). */
+  seriesKey(buf: Uint8Array, start: number, end: number): boolean {
+    if (this.#cache === undefined || start < 0) return true;
+    this.#keyBuf = buf;
+    this.#keyStart = start;
+    this.#keyEnd = end;
     const hit = this.#cache.find(buf, start, end);
-    if (hit < 0) {
-      this.#keyBuf = buf;
-      this.#keyStart = start;
-      this.#keyEnd = end;
-      return;
-    }
+    this.#insert = hit < 0;
+    if (hit < 0) return true;
     this.#hit = hit;
     this.#prepared = true;
     this.#tableId = this.#cache.tableOf(hit);
@@ -137,6 +140,7 @@ export class MetricsCsvWriter implements SeriesSink {
       this.#dropped = true;
       this.droppedSeries++;
     }
+    return false;
   }
 
   /** Cache statistics (hits, misses, entries) for metrics. */
@@ -177,9 +181,11 @@ export class MetricsCsvWriter implements SeriesSink {
     this.histograms++;
     if (this.#dropped) return;
     if (this.#hit >= 0) {
-      // The cache skipped the label rules; the histogram path needs the final labels.
+      // The cache skipped the labels; the histogram path needs them, with the label rules applied.
       this.#hit = -1;
-      this.#prepare();
+      this.#n = 0;
+      emitKeyLabels(this.#keyBuf!, this.#keyStart, this.#keyEnd, this);
+      this.#prepare(); // `#insert` is false after a hit: nothing is cached again
     }
     const b = this.#histograms;
     b.reset();
@@ -378,9 +384,9 @@ export class MetricsCsvWriter implements SeriesSink {
 
   /** Caches the prepared series (table id -1: dropped) under the key seen by `seriesKey`. */
   #remember(tableId: number): void {
-    if (this.#keyStart < 0) return;
+    if (!this.#insert) return;
+    this.#insert = false;
     this.#cache!.insert(this.#keyBuf!, this.#keyStart, this.#keyEnd, this.#middle.buf, tableId < 0 ? 0 : this.#middle.len, tableId);
-    this.#keyStart = -1;
   }
 
   /** `,SeriesId,lifted...,"{Labels}",` for the current (prepared, sorted) labels. */

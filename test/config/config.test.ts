@@ -62,6 +62,7 @@ t.test('bad input is refused with the flag named', async (t) => {
   t.throws(() => loadConfig(['--drop-metrics', '(unclosed'], {}), /--drop-metrics: "\(unclosed" is not a valid regex/);
   t.throws(() => loadConfig(['--drop-labels', 'nolabel'], {}), /NAME=VALUE/);
   t.throws(() => loadConfig(['--default-database', 'my-db'], {}), /letters and digits/);
-  t.throws(() => loadConfig(['--ingest-buffer-size', '1MiB'], {}), /at least twice/);
+  t.throws(() => loadConfig(['--ingest-buffer-size', '64KiB'], {}), /at least 1MiB/);
+  t.throws(() => loadConfig(['--add-labels', 'a='], {}), /empty value/);
   t.throws(() => loadConfig(['--storage-dir'], {}), /needs a value/);
 });

@@ -45,3 +45,22 @@ t.test('a full ring refuses, and frees in any order', async (t) => {
   t.throws(() => ring.release(a), /not allocated/);
   t.equal(ring.tryAlloc(101), undefined, 'larger than the ring');
 });
+
+t.test('BodyStore: small bodies share the ring, large ones get their own buffer within a budget', async (t) => {
+  const { BodyStore } = await import('../../src/ingest/body-store.js');
+  const store = new BodyStore(1024, 3000);
+  const small = store.tryAlloc(256)!;
+  t.equal(small.inRing, true);
+  t.equal(small.buffer, store.ring);
+  const large = store.tryAlloc(2000)!;
+  t.equal(large.inRing, false);
+  t.equal(large.buffer.byteLength, 2000);
+  t.equal(store.tryAlloc(1500), undefined, 'over the large budget');
+  t.equal(store.usedBytes, 2256);
+  store.view(large, 10, 3).set([1, 2, 3]);
+  t.same([...new Uint8Array(large.buffer, 10, 3)], [1, 2, 3]);
+  store.release(large);
+  store.release(small);
+  t.equal(store.usedBytes, 0);
+  t.ok(store.tryAlloc(2900), 'budget is back');
+});

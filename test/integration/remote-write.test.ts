@@ -55,3 +55,17 @@ t.test('SIGTERM stops promptly even with idle keep-alive connections open', asyn
   agent.destroy();
   t.equal(readWal(s.dir).length, 1, 'the acknowledged row is there after shutdown');
 });
+
+t.test('bodies larger than a quarter of the ring take their own buffer', async (t) => {
+  const s = await startServer(['--ingest-buffer-size', '1MiB']);
+  t.teardown(() => s.stop());
+  const rand = () => Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
+  const series = Array.from({ length: 4000 }, (_, i) => ({ labels: [['__name__', 'big'], ['id', String(i)], ['noise', rand() + rand() + rand()]] as [string, string][], samples: [{ value: i, timestampMs: now }] }));
+  const proto = encodeWriteRequestV1(series);
+  const r = await remoteWrite(s.url, proto);
+  t.equal(r.status, 204, r.body);
+  t.equal(readWal(s.dir).length, 4000);
+  const m = (await scrape(s.metricsPort)).body;
+  t.ok(metricValue(m, 'adxmon_ingestor_request_bytes_total') > 256 * 1024, 'the body was over 256KiB');
+  t.equal(metricValue(m, 'adxmon_ingestor_ingest_buffer_used_bytes'), 0, 'released afterwards');
+});

@@ -127,3 +127,21 @@ t.test('fast value formatting equals toFixed(9) on its whole range', async (t) =
   fc.assert(fc.property(fc.oneof(fc.double(), fc.integer().map((i) => i / 8), fc.integer({ min: -(2 ** 51), max: 2 ** 51 }).map((k) => k / 1e9), fc.double({ min: -4.5e6, max: 4.5e6 })), check), { numRuns: 20000 });
   for (const v of [2 ** 51 / 1e9, -(2 ** 51) / 1e9, 4503599.627370496, 0.0009765625, 123456.125, -0.5, 1e-9, 5e-10]) t.ok(check(v), String(v));
 });
+
+t.test('native histograms agree with the reference, also when the series is cached', async (t) => {
+  const h = {
+    isFloat: false, count: 5, sum: 12.5, schema: 0, zeroThreshold: 0.001, zeroCount: 1,
+    negativeSpans: [], negativeBuckets: [], positiveSpans: [{ offset: 1, length: 2 }], positiveBuckets: [2, 0],
+    customValues: [], resetHint: 0, timestampMs: 1714564800000,
+  };
+  const series: EncodeSeries[] = [
+    { labels: [['__name__', 'rpc_seconds'], ['job', 'j'], ['Zone', 'z']], histograms: [h], samples: [{ value: 1, timestampMs: 1714564800000 }] },
+    { labels: [['__name__', 'up'], ['job', 'j']], samples: [{ value: 1, timestampMs: 1714564800000 }] },
+  ];
+  for (const args of [[], ['--add-labels', 'cluster=c', '--lift-labels', 'job']]) {
+    const want = viaReference(series, args, 1);
+    t.match(want, { rows: 8 }); // rpc_seconds: 1 sample, _count, _sum, 4 buckets; up: 1
+    t.same(viaWriter(series, args, 1, 1 << 20, 1), want, `first pass ${args.join(' ')}`);
+    t.same(viaWriter(series, args, 1, 1 << 20, 2), want, `cached pass ${args.join(' ')}`);
+  }
+});
