@@ -69,3 +69,26 @@ t.test('bodies larger than a quarter of the ring take their own buffer', async (
   t.ok(metricValue(m, 'adxmon_ingestor_request_bytes_total') > 256 * 1024, 'the body was over 256KiB');
   t.equal(metricValue(m, 'adxmon_ingestor_ingest_buffer_used_bytes'), 0, 'released afterwards');
 });
+
+t.test('remote write 2.0 native histograms are stored as classic rows, never dropped', async (t) => {
+  const s = await startServer();
+  t.teardown(() => s.stop());
+  const h = {
+    isFloat: true, count: 10, sum: 3.5, schema: 1, zeroThreshold: 0.001, zeroCount: 2,
+    negativeSpans: [], negativeBuckets: [], positiveSpans: [{ offset: 0, length: 2 }], positiveBuckets: [3, 5],
+    customValues: [], resetHint: 0, timestampMs: now,
+  };
+  const proto = encodeWriteRequestV2([{ labels: [['__name__', 'rpc_duration_seconds'], ['job', 'api']], histograms: [h] }]);
+  const r = await remoteWrite(s.url, proto, 2);
+  t.equal(r.status, 204, r.body);
+  t.equal(r.headers['x-prometheus-remote-write-histograms-written'], '1');
+  t.equal(r.headers['x-prometheus-remote-write-samples-written'], '0');
+  const rows = readWal(s.dir);
+  t.same(rows.filter((x) => x.table === 'RpcDurationSecondsCount').map((x) => x.value), ['10.000000000']);
+  t.same(rows.filter((x) => x.table === 'RpcDurationSecondsSum').map((x) => x.value), ['3.500000000']);
+  // schema 1: base √2; bucket 0 = (1/√2, 1], bucket 1 = (1, √2]; zero bucket le=0.001
+  const buckets = rows.filter((x) => x.table === 'RpcDurationSecondsBucket').map((x) => [x.labels.le, x.value]);
+  t.same(buckets, [['0.001', '2.000000000'], ['1', '5.000000000'], ['1.4142135623730951', '10.000000000'], ['+Inf', '10.000000000']]);
+  const m = (await scrape(s.metricsPort)).body;
+  t.equal(metricValue(m, 'adxmon_ingestor_histograms_stored_total'), 1);
+});
