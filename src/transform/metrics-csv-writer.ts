@@ -3,8 +3,8 @@ import { IngestError } from '../errors.js';
 import type { NativeHistogram } from '../prom/histogram.js';
 import type { SeriesSink } from '../prom/series-sink.js';
 import { emitKeyLabels } from '../prom/remote-write-v1.js';
-import { decodeUtf8 } from '../prom/utf8.js';
 import { ByteOut, checkUtf8, timestampInRange, writeCsvField, writeJsonInCsv, writeTimestamp, writeValue } from './csv-bytes.js';
+import { LabelRanges, rangeEquals, rangeEqualsLower, rangeStartsWith } from './label-ranges.js';
 import { normalizeIdentifier, normalizeMetricName } from './metric-name.js';
 import { MetricsRowBuilder, type Hash64 } from './metrics-rows.js';
 import { metricsSchema, type MetricsSchema } from './metrics-schema.js';
@@ -29,6 +29,8 @@ const DATABASE_LABEL = Buffer.from('adxmon_database');
 const ADXMON_PREFIX = Buffer.from('adxmon_');
 const ROW_SLACK = 64; // timestamp (≤ 24) + newline + the common value lengths
 const TABLE_NAME_CACHE_MAX = 100_000;
+/** For error messages only: never throws on a cut or bad sequence. */
+const LENIENT_UTF8 = new TextDecoder();
 
 /**
  * The hot-path row builder: turns decoded series into metrics CSV bytes per table, exactly as
@@ -66,14 +68,8 @@ export class MetricsCsvWriter implements SeriesSink {
   #keyEnd = -1;
   /** The current series missed the cache: cache it once prepared. */
   #insert = false;
-  // The current series' labels: byte ranges, each in its own source buffer.
-  #src: Uint8Array[] = [];
-  #ns = new Int32Array(64);
-  #ne = new Int32Array(64);
-  #vs = new Int32Array(64);
-  #ve = new Int32Array(64);
-  #order = new Int32Array(64);
-  #n = 0;
+  /** The current series' labels. */
+  readonly #labels = new LabelRanges();
   #prepared = false;
   #dropped = false;
   /** Created on the series' first sample, so a series without samples adds no table. */
@@ -116,7 +112,7 @@ export class MetricsCsvWriter implements SeriesSink {
   }
 
   beginSeries(): void {
-    this.#n = 0;
+    this.#labels.clear();
     this.#prepared = false;
     this.#dropped = false;
     this.#target = undefined;
@@ -152,10 +148,11 @@ export class MetricsCsvWriter implements SeriesSink {
     if (nameEnd === nameStart) throw new IngestError('invalid_labels', 'a label has an empty name');
     const max = this.#config.maxLabelBytes;
     if (nameEnd - nameStart > max || valueEnd - valueStart > max) {
-      throw new IngestError('label_too_long', `label ${decodeUtf8(buf, nameStart, Math.min(nameEnd, nameStart + 64))} is longer than ${max} bytes`);
+      const shown = LENIENT_UTF8.decode(buf.subarray(nameStart, Math.min(nameEnd, nameStart + 64)));
+      throw new IngestError('label_too_long', `label ${shown} is longer than ${max} bytes`);
     }
     if (valueEnd === valueStart) return; // an empty value is the same as no label
-    this.#push(buf, nameStart, nameEnd, valueStart, valueEnd);
+    this.#labels.push(buf, nameStart, nameEnd, valueStart, valueEnd);
   }
 
   sample(value: number, timestampMs: number): void {
@@ -183,17 +180,15 @@ export class MetricsCsvWriter implements SeriesSink {
     if (this.#hit >= 0) {
       // The cache skipped the labels; the histogram path needs them, with the label rules applied.
       this.#hit = -1;
-      this.#n = 0;
+      this.#labels.clear();
       emitKeyLabels(this.#keyBuf!, this.#keyStart, this.#keyEnd, this);
       this.#prepare(); // `#insert` is false after a hit: nothing is cached again
     }
     const b = this.#histograms;
     b.reset();
     b.beginSeries();
-    for (let i = 0; i < this.#n; i++) {
-      const src = this.#src[i]!;
-      b.labelString(decodeUtf8(src, this.#ns[i]!, this.#ne[i]!), decodeUtf8(src, this.#vs[i]!, this.#ve[i]!));
-    }
+    const labels = this.#labels;
+    for (let i = 0; i < labels.n; i++) b.labelString(labels.name(i), labels.value(i));
     b.histogram(h);
     b.endSeries();
     for (const t of b.tables()) {
@@ -213,65 +208,27 @@ export class MetricsCsvWriter implements SeriesSink {
     if (!this.#prepared) this.#prepare(); // validates label-only series too
   }
 
-  #push(src: Uint8Array, ns: number, ne: number, vs: number, ve: number): void {
-    const n = this.#n;
-    if (n === this.#ns.length) this.#grow();
-    this.#src[n] = src;
-    this.#ns[n] = ns;
-    this.#ne[n] = ne;
-    this.#vs[n] = vs;
-    this.#ve[n] = ve;
-    this.#n = n + 1;
-  }
-
-  #grow(): void {
-    const size = this.#ns.length * 2;
-    for (const k of ['ns', 'ne', 'vs', 've', 'order'] as const) {
-      const next = new Int32Array(size);
-      const cur = k === 'ns' ? this.#ns : k === 'ne' ? this.#ne : k === 'vs' ? this.#vs : k === 've' ? this.#ve : this.#order;
-      next.set(cur);
-      if (k === 'ns') this.#ns = next;
-      else if (k === 'ne') this.#ne = next;
-      else if (k === 'vs') this.#vs = next;
-      else if (k === 've') this.#ve = next;
-      else this.#order = next;
-    }
-  }
-
-  /** Index of the label whose name equals `name` (bytes), or -1. */
-  #find(name: Uint8Array): number {
-    for (let i = 0; i < this.#n; i++) if (rangeEquals(this.#src[i]!, this.#ns[i]!, this.#ne[i]!, name)) return i;
-    return -1;
-  }
-
   /** Applies drops and additions, validates, sorts, and writes the series' middle text. */
   #prepare(): void {
     this.#prepared = true;
-    const at = this.#find(NAME);
+    const labels = this.#labels;
+    const at = labels.find(NAME);
     if (at < 0) throw new IngestError('invalid_labels', 'a series has no __name__ label');
-    const metricName = decodeUtf8(this.#src[at]!, this.#vs[at]!, this.#ve[at]!);
+    const metricName = labels.value(at);
     if (this.#dropMetrics?.test(metricName)) {
       this.#dropped = true;
       this.droppedSeries++;
       this.#remember(-1);
       return;
     }
-    for (const { name, both } of this.#adds) {
-      const j = this.#find(name);
-      if (j < 0) this.#push(both, 0, name.length, name.length, both.length);
-      else {
-        this.#src[j] = both;
-        this.#ns[j] = 0;
-        this.#ne[j] = this.#vs[j] = name.length;
-        this.#ve[j] = both.length;
-      }
+    for (const { name, both } of this.#adds) labels.set(name, both);
+    for (const [metricRe, labelRe] of this.#dropLabels) {
+      if (metricRe.test(metricName)) labels.removeWhere((i) => !rangeEquals(labels.src[i]!, labels.ns[i]!, labels.ne[i]!, NAME) && labelRe.test(labels.name(i)));
     }
-    for (const [metricRe, labelRe] of this.#dropLabels) if (metricRe.test(metricName)) this.#dropMatching(labelRe);
-    const n = this.#n;
-    if (n > this.#config.maxLabelsPerSeries) {
-      throw new IngestError('too_many_labels', `series ${metricName} has ${n} labels, over the limit of ${this.#config.maxLabelsPerSeries}`);
+    if (labels.n > this.#config.maxLabelsPerSeries) {
+      throw new IngestError('too_many_labels', `series ${metricName} has ${labels.n} labels, over the limit of ${this.#config.maxLabelsPerSeries}`);
     }
-    this.#sort();
+    labels.sort();
     const table = this.#tableName(metricName);
     if (table === '') throw new IngestError('invalid_labels', `metric name ${metricName} has no letters or digits`);
     this.#tableId = this.#tableIdOf(this.#databaseName(), table);
@@ -279,71 +236,10 @@ export class MetricsCsvWriter implements SeriesSink {
     this.#remember(this.#tableId);
   }
 
-  #dropMatching(labelRe: RegExp): void {
-    let w = 0;
-    for (let i = 0; i < this.#n; i++) {
-      const src = this.#src[i]!;
-      const keep = rangeEquals(src, this.#ns[i]!, this.#ne[i]!, NAME) || !labelRe.test(decodeUtf8(src, this.#ns[i]!, this.#ne[i]!));
-      if (!keep) continue;
-      this.#src[w] = src;
-      this.#ns[w] = this.#ns[i]!;
-      this.#ne[w] = this.#ne[i]!;
-      this.#vs[w] = this.#vs[i]!;
-      this.#ve[w] = this.#ve[i]!;
-      w++;
-    }
-    this.#n = w;
-  }
-
-  /** Fills `#order` with label indices sorted by name, lower-cased (ties by bytes); rejects duplicates. */
-  #sort(): void {
-    const order = this.#order;
-    const n = this.#n;
-    for (let i = 0; i < n; i++) order[i] = i;
-    for (let i = 1; i < n; i++) {
-      const x = order[i]!;
-      let j = i - 1;
-      while (j >= 0 && this.#compare(order[j]!, x) > 0) {
-        order[j + 1] = order[j]!;
-        j--;
-      }
-      order[j + 1] = x;
-    }
-    for (let i = 1; i < n; i++) {
-      const a = order[i - 1]!;
-      const b = order[i]!;
-      if (this.#compare(a, b) === 0) {
-        throw new IngestError('invalid_labels', `a series has label ${decodeUtf8(this.#src[b]!, this.#ns[b]!, this.#ne[b]!)} twice`);
-      }
-    }
-  }
-
-  /** adx-mon's CompareLower on label names a and b (indices). */
-  #compare(a: number, b: number): number {
-    const sa = this.#src[a]!;
-    const sb = this.#src[b]!;
-    let i = this.#ns[a]!;
-    let j = this.#ns[b]!;
-    const ea = this.#ne[a]!;
-    const eb = this.#ne[b]!;
-    let tie = 0;
-    for (; i < ea && j < eb; i++, j++) {
-      const x = sa[i]!;
-      const y = sb[j]!;
-      if (x === y) continue;
-      const lx = x >= 0x41 && x <= 0x5a ? x + 32 : x;
-      const ly = y >= 0x41 && y <= 0x5a ? y + 32 : y;
-      if (lx !== ly) return lx - ly;
-      if (tie === 0) tie = x - y;
-    }
-    const d = ea - this.#ns[a]! - (eb - this.#ns[b]!);
-    return d !== 0 ? d : tie;
-  }
-
   #databaseName(): string {
-    const at = this.#find(DATABASE_LABEL);
+    const at = this.#labels.find(DATABASE_LABEL);
     if (at < 0) return this.#config.defaultDatabase;
-    const value = decodeUtf8(this.#src[at]!, this.#vs[at]!, this.#ve[at]!);
+    const value = this.#labels.value(at);
     const db = normalizeIdentifier(value);
     if (db === '') throw new IngestError('invalid_labels', `adxmon_database "${value}" has no letters or digits`);
     return db;
@@ -391,14 +287,13 @@ export class MetricsCsvWriter implements SeriesSink {
 
   /** `,SeriesId,lifted...,"{Labels}",` for the current (prepared, sorted) labels. */
   #writeMiddle(): void {
-    const order = this.#order;
-    const n = this.#n;
+    const { src, ns, ne, vs, ve, order, n } = this.#labels;
     const id = this.#idInput;
     id.len = 0;
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
-      id.bytes(this.#src[i]!, this.#ns[i]!, this.#ne[i]!);
-      id.bytes(this.#src[i]!, this.#vs[i]!, this.#ve[i]!);
+      id.bytes(src[i]!, ns[i]!, ne[i]!);
+      id.bytes(src[i]!, vs[i]!, ve[i]!);
     }
     const m = this.#middle;
     m.len = 0;
@@ -406,27 +301,25 @@ export class MetricsCsvWriter implements SeriesSink {
     m.ascii(BigInt.asIntN(64, this.#hash.h64Raw(id.buf.subarray(0, id.len))).toString());
     for (const lifted of this.#liftedNames) {
       m.byte(0x2c);
-      const i = this.#findLower(lifted);
-      if (i >= 0) writeCsvField(m, this.#src[i]!, this.#vs[i]!, this.#ve[i]!);
+      const i = this.#labels.findLower(lifted);
+      if (i >= 0) writeCsvField(m, src[i]!, vs[i]!, ve[i]!);
     }
     m.ascii(',"{');
     let first = true;
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
-      const src = this.#src[i]!;
-      const ns = this.#ns[i]!;
-      const ne = this.#ne[i]!;
-      if (rangeEquals(src, ns, ne, NAME) || rangeStartsWith(src, ns, ne, ADXMON_PREFIX) || this.#isLifted(src, ns, ne)) {
-        checkUtf8(src, ns, ne);
-        checkUtf8(src, this.#vs[i]!, this.#ve[i]!);
+      const s = src[i]!;
+      if (rangeEquals(s, ns[i]!, ne[i]!, NAME) || rangeStartsWith(s, ns[i]!, ne[i]!, ADXMON_PREFIX) || this.#isLifted(s, ns[i]!, ne[i]!)) {
+        checkUtf8(s, ns[i]!, ne[i]!);
+        checkUtf8(s, vs[i]!, ve[i]!);
         continue;
       }
       if (!first) m.byte(0x2c);
       first = false;
       m.ascii('""');
-      writeJsonInCsv(m, src, ns, ne);
+      writeJsonInCsv(m, s, ns[i]!, ne[i]!);
       m.ascii('"":""');
-      writeJsonInCsv(m, src, this.#vs[i]!, this.#ve[i]!);
+      writeJsonInCsv(m, s, vs[i]!, ve[i]!);
       m.ascii('""');
     }
     m.ascii('}",');
@@ -436,36 +329,4 @@ export class MetricsCsvWriter implements SeriesSink {
     for (const l of this.#liftedNames) if (rangeEqualsLower(src, ns, ne, l)) return true;
     return false;
   }
-
-  /** The label a lifted column takes its value from: the last match in label order (`Pod` and `pod` both match). */
-  #findLower(lowerName: Uint8Array): number {
-    let found = -1;
-    for (let k = 0; k < this.#n; k++) {
-      const i = this.#order[k]!;
-      if (rangeEqualsLower(this.#src[i]!, this.#ns[i]!, this.#ne[i]!, lowerName)) found = i;
-    }
-    return found;
-  }
-}
-
-function rangeEquals(src: Uint8Array, start: number, end: number, want: Uint8Array): boolean {
-  if (end - start !== want.length) return false;
-  for (let i = 0; i < want.length; i++) if (src[start + i] !== want[i]) return false;
-  return true;
-}
-
-function rangeStartsWith(src: Uint8Array, start: number, end: number, prefix: Uint8Array): boolean {
-  if (end - start < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (src[start + i] !== prefix[i]) return false;
-  return true;
-}
-
-/** Case-insensitive (ASCII) equality with an already lower-cased name. */
-function rangeEqualsLower(src: Uint8Array, start: number, end: number, lower: Uint8Array): boolean {
-  if (end - start !== lower.length) return false;
-  for (let i = 0; i < lower.length; i++) {
-    const b = src[start + i]!;
-    if ((b >= 0x41 && b <= 0x5a ? b + 32 : b) !== lower[i]) return false;
-  }
-  return true;
 }
