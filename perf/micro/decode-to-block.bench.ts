@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { decodeWriteRequestV1 } from '../../src/prom/remote-write-v1.js';
 import { decodeWriteRequestV2 } from '../../src/prom/remote-write-v2.js';
 import { MetricsCsvWriter } from '../../src/transform/metrics-csv-writer.js';
-import { encodeFrame, SampleType, WAL, writeBlockHeader } from '../../src/wal/format.js';
+import { encodeFrame, SampleType, writeBlockHeader } from '../../src/wal/format.js';
 import { RequestBuilder } from '../lib/request-builder.js';
 
 const { values } = parseArgs({
@@ -33,15 +33,11 @@ const config = loadConfig(values['series-cache-size'] ? ['--series-cache-size', 
 const rows = new MetricsCsvWriter(config, await xxhash(), config.seriesCacheBytes);
 const decode = protocol === 2 ? decodeWriteRequestV2 : decodeWriteRequestV1;
 
-const header = Buffer.from(rows.schema.headerLine);
-
 function blocks(): number {
   let bytes = 0;
   for (const t of rows.tables()) {
-    const payload = Buffer.allocUnsafe(WAL.blockHeaderBytes + header.length + t.out.len);
+    const payload = t.out.buf.subarray(0, t.out.len);
     writeBlockHeader(payload, SampleType.metric, t.rows);
-    header.copy(payload, WAL.blockHeaderBytes);
-    t.out.buf.copy(payload, WAL.blockHeaderBytes + header.length, 0, t.out.len);
     bytes += encodeFrame(payload).length;
   }
   return bytes;

@@ -8,14 +8,17 @@ import xxhash from 'xxhash-wasm';
 import { errorCodeOf, IngestError } from '../errors.js';
 import { decodeWriteRequestV1 } from '../prom/remote-write-v1.js';
 import { decodeWriteRequestV2 } from '../prom/remote-write-v2.js';
+import { ByteOutPool } from '../transform/csv-bytes.js';
 import { MetricsCsvWriter, type TableBytes } from '../transform/metrics-csv-writer.js';
+import type { PendingRows } from '../wal/wal-writer.js';
 import { blockDecodedLength } from '../wal/s2.js';
 import { WalWriter } from '../wal/wal-writer.js';
 import type { DecodeResult, DecodeTask, DecodeWorkerData, WorkerWalMessage } from './task-types.js';
 
 const data = workerData as DecodeWorkerData;
 const hasher = await xxhash();
-const builder = new MetricsCsvWriter(data.config.transform, hasher, data.config.transform.seriesCacheBytes);
+const buffers = new ByteOutPool();
+const builder = new MetricsCsvWriter(data.config.transform, hasher, data.config.transform.seriesCacheBytes, buffers);
 const writer = new WalWriter(data.config.wal, threadId, builder.schema.headerLine, (delta) => {
   parentPort?.postMessage({ type: 'wal-delta', delta } satisfies WorkerWalMessage);
 });
@@ -66,6 +69,9 @@ export async function decodeTask(task: DecodeTask): Promise<DecodeResult> {
 }
 
 
-function* pendingRows(tables: Iterable<TableBytes>) {
-  for (const t of tables) yield { prefix: t.prefix, rows: t.rows, csv: t.out.buf.subarray(0, t.out.len) };
+function* pendingRows(tables: Iterable<TableBytes>): Generator<PendingRows> {
+  for (const t of tables) {
+    const out = t.out;
+    yield { prefix: t.prefix, rows: t.rows, block: out.buf.subarray(0, out.len), done: () => buffers.release(out) };
+  }
 }

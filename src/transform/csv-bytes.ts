@@ -62,6 +62,27 @@ export class ByteOut {
   }
 }
 
+/**
+ * Recycles `ByteOut`s between requests in one worker thread: a table's rows are built in one,
+ * handed to the WAL writer, and come back once the block is written. Bounded in count and in the
+ * size of what it keeps.
+ */
+export class ByteOutPool {
+  readonly #free: ByteOut[] = [];
+  static readonly maxKept = 1024;
+  static readonly maxKeptBytes = 1 << 20;
+
+  acquire(): ByteOut {
+    const out = this.#free.pop() ?? new ByteOut();
+    out.len = 0;
+    return out;
+  }
+
+  release(out: ByteOut): void {
+    if (this.#free.length < ByteOutPool.maxKept && out.buf.length <= ByteOutPool.maxKeptBytes) this.#free.push(out);
+  }
+}
+
 const Q = 0x22; // "
 const BACKSLASH = 0x5c;
 const HEX = '0123456789abcdef';

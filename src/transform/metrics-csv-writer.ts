@@ -3,7 +3,8 @@ import { IngestError } from '../errors.js';
 import type { NativeHistogram } from '../prom/histogram.js';
 import type { SeriesSink } from '../prom/series-sink.js';
 import { emitKeyLabels } from '../prom/remote-write-v1.js';
-import { ByteOut, checkUtf8, timestampInRange, writeCsvField, writeJsonInCsv, writeTimestamp, writeValue } from './csv-bytes.js';
+import { WAL } from '../wal/format.js';
+import { ByteOut, ByteOutPool, checkUtf8, timestampInRange, writeCsvField, writeJsonInCsv, writeTimestamp, writeValue } from './csv-bytes.js';
 import { LabelRanges, rangeEquals, rangeEqualsLower, rangeStartsWith } from './label-ranges.js';
 import { normalizeIdentifier, normalizeMetricName } from './metric-name.js';
 import { MetricsRowBuilder, type Hash64 } from './metrics-rows.js';
@@ -15,12 +16,17 @@ export interface RawHash64 extends Hash64 {
   h64Raw(input: Uint8Array): bigint;
 }
 
-/** CSV rows of one (database, table, schema) for one request, as bytes without the header line. */
+/**
+ * CSV rows of one (database, table, schema) for one request, laid out as a WAL block payload:
+ * `WAL.blockHeaderBytes` reserved bytes, the CSV header line, then the rows from `start`.
+ */
 export interface TableBytes {
   readonly prefix: string;
   readonly database: string;
   readonly table: string;
   readonly out: ByteOut;
+  /** Offset of the first row in `out`. */
+  readonly start: number;
   rows: number;
 }
 
@@ -47,6 +53,8 @@ export class MetricsCsvWriter implements SeriesSink {
   readonly #config: TransformConfig;
   readonly #hash: RawHash64;
   readonly #schema: MetricsSchema;
+  readonly #headerLine: Buffer;
+  readonly #pool: ByteOutPool;
   readonly #dropMetrics: RegExp | undefined;
   readonly #dropLabels: readonly (readonly [RegExp, RegExp])[];
   /** `--add-labels` as name+value bytes, with the name's length. */
@@ -83,12 +91,14 @@ export class MetricsCsvWriter implements SeriesSink {
   rows = 0;
   droppedSeries = 0;
 
-  /** `seriesCacheBytes` 0 disables the series cache. */
-  constructor(config: TransformConfig, hash: RawHash64, seriesCacheBytes = 0) {
+  /** `seriesCacheBytes` 0 disables the series cache; `pool` recycles the tables' buffers. */
+  constructor(config: TransformConfig, hash: RawHash64, seriesCacheBytes = 0, pool = new ByteOutPool()) {
     this.#config = config;
+    this.#pool = pool;
     this.#cache = seriesCacheBytes > 0 ? new SeriesCache(seriesCacheBytes) : undefined;
     this.#hash = hash;
     this.#schema = metricsSchema(config.liftLabels, hash);
+    this.#headerLine = Buffer.from(this.#schema.headerLine);
     this.#dropMetrics = config.dropMetrics.length > 0 ? new RegExp(`^(?:${config.dropMetrics.join('|')})$`) : undefined;
     this.#dropLabels = config.dropLabels.map(([m, l]) => [new RegExp(`^(?:${m})$`), new RegExp(`^(?:${l})$`)] as const);
     this.#adds = config.addLabels.map(([n, v]) => ({ name: Buffer.from(n), both: Buffer.from(n + v) }));
@@ -272,7 +282,12 @@ export class MetricsCsvWriter implements SeriesSink {
     let t = this.#targets[id];
     if (t === undefined) {
       const { database, table, prefix } = this.#tableInfo[id]!;
-      t = this.#targets[id] = { prefix, database, table, out: new ByteOut(), rows: 0 };
+      const out = this.#pool.acquire();
+      out.reserve(WAL.blockHeaderBytes);
+      out.buf.fill(0, 0, WAL.blockHeaderBytes);
+      out.len = WAL.blockHeaderBytes;
+      out.bytes(this.#headerLine, 0, this.#headerLine.length);
+      t = this.#targets[id] = { prefix, database, table, out, start: out.len, rows: 0 };
       this.#tables.set(prefix, t);
     }
     return t;

@@ -68,11 +68,26 @@ export class SegmentFile {
 
   /** Appends all of `bytes` (retrying short writes), or truncates back and throws. */
   append(bytes: Uint8Array): void {
+    this.appendParts([bytes]);
+  }
+
+  /**
+   * Appends the parts back to back with one positional `writev` (finishing a short write part by
+   * part), or truncates back to the previous size and throws.
+   */
+  appendParts(parts: readonly Uint8Array[]): void {
     const start = this.#size;
+    let total = 0;
+    for (const p of parts) total += p.byteLength;
     let done = 0;
     try {
-      while (done < bytes.byteLength) {
-        done += fs.writeSync(this.#fd, bytes, done, bytes.byteLength - done, start + done);
+      done = fs.writevSync(this.#fd, parts as Uint8Array[], start);
+      for (let i = 0, partStart = 0; done < total && i < parts.length; partStart += parts[i]!.byteLength, i++) {
+        const part = parts[i]!;
+        while (done < partStart + part.byteLength && done >= partStart) {
+          const at = done - partStart;
+          done += fs.writeSync(this.#fd, part, at, part.byteLength - at, start + done);
+        }
       }
     } catch (e) {
       this.truncateTo(start);

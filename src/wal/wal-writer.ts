@@ -1,5 +1,5 @@
 import type { WalConfig } from '../config/config.js';
-import { encodeFrame, SampleType, WAL, writeBlockHeader } from './format.js';
+import { compressFrame, SampleType, WAL, writeBlockHeader } from './format.js';
 import { newSegmentId } from './segment-name.js';
 import { SegmentFile } from './segment-file.js';
 
@@ -15,11 +15,17 @@ export interface WalDelta {
   events: SegmentEvent[];
 }
 
-/** Rows for one segment prefix, as produced by a transform: CSV bytes without the header line. */
+/**
+ * Rows for one segment prefix, as produced by a transform, laid out as a block payload:
+ * `WAL.blockHeaderBytes` reserved bytes, the CSV header line, then the rows. A flush with one
+ * piece per prefix (the common case) compresses it in place, without a copy.
+ */
 export interface PendingRows {
   readonly prefix: string;
-  readonly csv: Uint8Array;
+  readonly block: Uint8Array;
   readonly rows: number;
+  /** Called once the flush no longer needs `block` (written or failed), to recycle it. */
+  readonly done?: () => void;
 }
 
 interface Waiter {
@@ -42,7 +48,7 @@ export class WalWriter {
   readonly #writerId: number;
   readonly #headerLine: Buffer;
   readonly #active = new Map<string, SegmentFile>();
-  #pending = new Map<string, { pieces: Uint8Array[]; bytes: number; rows: number }>();
+  #pending = new Map<string, { pieces: PendingRows[]; rows: number }>();
   #waiters: Waiter[] = [];
   #scheduled = false;
   /** Segments with an fdatasync in flight; they are never closed until it settles. */
@@ -67,9 +73,8 @@ export class WalWriter {
     for (const r of rows) {
       if (r.rows === 0) continue;
       let p = this.#pending.get(r.prefix);
-      if (p === undefined) this.#pending.set(r.prefix, (p = { pieces: [], bytes: 0, rows: 0 }));
-      p.pieces.push(r.csv);
-      p.bytes += r.csv.byteLength;
+      if (p === undefined) this.#pending.set(r.prefix, (p = { pieces: [], rows: 0 }));
+      p.pieces.push(r);
       p.rows += r.rows;
     }
     const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
@@ -95,11 +100,13 @@ export class WalWriter {
     this.#waiters = [];
     const touched = new Map<SegmentFile, number>(); // segment → size before this flush
     try {
-      for (const [prefix, p] of pending) this.#appendBlock(prefix, p.pieces, p.bytes, p.rows, touched);
+      for (const [prefix, p] of pending) this.#appendBlock(prefix, p.pieces, p.rows, touched);
     } catch (err) {
       this.#rollback(touched);
       for (const w of waiters) w.reject(err);
       return;
+    } finally {
+      for (const p of pending.values()) for (const piece of p.pieces) piece.done?.();
     }
     if (this.#config.fsync === 'always' && touched.size > 0) {
       try {
@@ -115,25 +122,36 @@ export class WalWriter {
     for (const w of waiters) w.resolve();
   }
 
-  #appendBlock(prefix: string, pieces: Uint8Array[], bytes: number, rows: number, touched: Map<SegmentFile, number>): void {
-    const header = this.#headerLine;
-    const payload = Buffer.allocUnsafe(WAL.blockHeaderBytes + header.length + bytes);
+  #appendBlock(prefix: string, pieces: PendingRows[], rows: number, touched: Map<SegmentFile, number>): void {
+    const payload = pieces.length === 1 ? pieces[0]!.block : this.#merge(pieces);
     writeBlockHeader(payload, SampleType.metric, rows);
-    let at = WAL.blockHeaderBytes + header.copy(payload, WAL.blockHeaderBytes);
-    for (const piece of pieces) {
-      payload.set(piece, at);
-      at += piece.byteLength;
-    }
-    const frame = encodeFrame(payload);
+    const frame = compressFrame(payload);
+    const frameBytes = frame.header.length + frame.payload.length;
     let seg = this.#active.get(prefix);
-    if (seg !== undefined && !seg.isEmpty && seg.size + frame.length > this.#config.maxSegmentBytes && !touched.has(seg)) {
+    if (seg !== undefined && !seg.isEmpty && seg.size + frameBytes > this.#config.maxSegmentBytes && !touched.has(seg)) {
       this.#retire(seg);
       seg = undefined;
     }
     if (seg === undefined) seg = this.#open(prefix);
     if (!touched.has(seg)) touched.set(seg, seg.size);
-    seg.append(frame);
-    this.#delta.bytes += frame.length;
+    seg.appendParts([frame.header, frame.payload]);
+    this.#delta.bytes += frameBytes;
+  }
+
+  /** One payload from several pieces: the first whole, the others without their reserved bytes and header line. */
+  #merge(pieces: PendingRows[]): Uint8Array {
+    const skip = WAL.blockHeaderBytes + this.#headerLine.length;
+    let bytes = skip;
+    for (const p of pieces) bytes += p.block.byteLength - skip;
+    const payload = Buffer.allocUnsafe(bytes);
+    payload.set(pieces[0]!.block, 0);
+    let at = pieces[0]!.block.byteLength;
+    for (let i = 1; i < pieces.length; i++) {
+      const b = pieces[i]!.block;
+      payload.set(b.subarray(skip), at);
+      at += b.byteLength - skip;
+    }
+    return payload;
   }
 
   #open(prefix: string): SegmentFile {

@@ -112,8 +112,18 @@ async function stopAny(s: TestServer | undefined, graceMs = 10_000): Promise<num
   return code;
 }
 
+/** fd, bytes asked, offset and result of a pwrite64 or pwritev line of strace output. */
+function parseWrite(line: string): [string, number, number, number] | undefined {
+  const w = /pwrite64\((\d+), .*, (\d+), (\d+)\) += (-?\d+)/.exec(line);
+  if (w) return [w[1]!, Number(w[2]), Number(w[3]), Number(w[4])];
+  const v = /pwritev\((\d+), \[(.*)\], \d+, (\d+)\) += (-?\d+)/.exec(line);
+  if (!v) return undefined;
+  const len = [...v[2]!.matchAll(/iov_len=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  return [v[1]!, len, Number(v[3]), Number(v[4])];
+}
+
 /**
- * Follows segment appends in an strace log (`-e trace=pwrite64,ftruncate`): a short pwrite64
+ * Follows segment appends in an strace log (`-e trace=pwrite64,pwritev,ftruncate`): a short write
  * leaves a partial frame at `offset`; it must be cut (`ftruncate(fd, offset)`) before any
  * further write to that file succeeds.
  */
@@ -123,13 +133,13 @@ function partialFrameCuts(lines: string[]): { failedWrites: number; cut: string[
   const uncut: string[] = [];
   let failedWrites = 0;
   for (const line of lines) {
-    const w = /pwrite64\((\d+), .*, (\d+), (\d+)\) += (-?\d+)/.exec(line);
+    const w = parseWrite(line);
     const f = /ftruncate\((\d+), (\d+)\) += 0/.exec(line);
-    const fd = w?.[1] ?? f?.[1];
+    const fd = w?.[0] ?? f?.[1];
     if (fd === undefined) continue;
     const partial = open.get(fd);
     if (w) {
-      const [len, offset, ret] = [Number(w[2]), Number(w[3]), Number(w[4])];
+      const [, len, offset, ret] = w;
       if (ret < 0) failedWrites++;
       else if (ret < len) {
         if (!partial) open.set(fd, { offset, line: line.replace(/"[^"]*"(\.\.\.)?/, '"…"').trim() });
@@ -183,7 +193,7 @@ t.test('ENOSPC from a full tmpfs: 503 with a clear message, no partial frame, ac
   // --max-disk-usage far above the fs size: the kernel's ENOSPC is what stops the writes. strace
   // only records the segment writes and truncations (no injection), to show what was cut back.
   const args = ['--workers', '1', '--max-disk-usage', '1GiB'];
-  const traced = await startTraced(['-e', 'trace=pwrite64,ftruncate'], args, dir);
+  const traced = await startTraced(['-e', 'trace=pwrite64,pwritev,ftruncate'], args, dir);
   server = traced.s;
   driver.setTarget(server.url);
   const attempts = await sendUntil(driver, 200, (a) => a.status !== 204);
@@ -371,10 +381,11 @@ t.test('ENOSPC injected into a segment write: 503, the segment is cut back, late
     await stopAny(server);
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  // The worker appends with positional fs.writeSync → pwrite64(2), on its own thread: its 1st
-  // pwrite64 is the segment header, the 2nd the first request's frame; the 3rd and 4th fail.
+  // The worker appends with one positional fs.writevSync per frame → pwritev(2), on its own
+  // thread (libuv turns the single-buffer segment header into a pwrite64): the 1st pwritev is
+  // the first request's frame; the 2nd and 3rd fail.
   const args = ['--workers', '1'];
-  const traced = await startTraced(['-e', 'trace=pwrite64,ftruncate', '-e', 'inject=pwrite64:error=ENOSPC:when=3..4'], args, dir);
+  const traced = await startTraced(['-e', 'trace=pwrite64,pwritev,ftruncate', '-e', 'inject=pwritev:error=ENOSPC:when=2..3'], args, dir);
   server = traced.s;
   driver.setTarget(server.url);
   const sizes: number[] = [];
@@ -385,7 +396,7 @@ t.test('ENOSPC injected into a segment write: 503, the segment is cut back, late
     sizes.push(size());
   }
   t.comment(`statuses ${attempts.map((a) => a.status).join(' ')}; segment size after each: ${sizes.join(' ')}`);
-  const injected = straceLines(traced.log).filter((l) => l.includes('pwrite64(') && l.includes('(INJECTED)'));
+  const injected = straceLines(traced.log).filter((l) => l.includes('pwritev(') && l.includes('(INJECTED)'));
   t.equal(injected.length, 2, 'two segment writes failed with ENOSPC');
   t.same(attempts.map((a) => a.status), [204, 503, 503, 204, 204, 204, 204, 204], 'the failed appends get 503; the retry and later requests 204');
   t.match(attempts[1]!.body, /ENOSPC|no space left/i, `message: ${attempts[1]!.body?.trim()}`);

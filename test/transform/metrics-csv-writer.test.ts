@@ -24,7 +24,7 @@ function viaWriter(series: EncodeSeries[], args: string[], v: 1 | 2, cacheBytes 
     }
   }
   const tables: Record<string, string> = {};
-  for (const x of w.tables()) tables[x.prefix] = x.out.buf.subarray(0, x.out.len).toString('utf8');
+  for (const x of w.tables()) tables[x.prefix] = x.out.buf.subarray(x.start, x.out.len).toString('utf8');
   return { tables, samples: w.samples, rows: w.rows, dropped: w.droppedSeries };
 }
 
@@ -103,11 +103,11 @@ t.test('the series cache hits on repeated series and stays bounded', async (t) =
   const body = encodeWriteRequestV1(series);
   decodeWriteRequestV1(body, w);
   t.equal(w.cache!.misses, 50);
-  const first = [...w.tables()].map((x) => x.out.buf.subarray(0, x.out.len).toString());
+  const first = [...w.tables()].map((x) => x.out.buf.subarray(x.start, x.out.len).toString());
   w.reset();
   decodeWriteRequestV1(body, w);
   t.equal(w.cache!.hits, 50);
-  t.same([...w.tables()].map((x) => x.out.buf.subarray(0, x.out.len).toString()), first);
+  t.same([...w.tables()].map((x) => x.out.buf.subarray(x.start, x.out.len).toString()), first);
   const many = Array.from({ length: 500 }, (_, i): EncodeSeries => ({ labels: [['__name__', 'm'], ['i', String(i)], ['pad', 'x'.repeat(40)]], samples: [{ value: i, timestampMs: 1714564800000 }] }));
   w.reset();
   decodeWriteRequestV1(encodeWriteRequestV1(many), w);

@@ -22,7 +22,9 @@ function setup(t: Tap.Test, over: Partial<WalConfig> = {}) {
   return { dir, w, idle, segments };
 }
 
-const rows = (prefix: string, n: number, tag = 'x') => ({ prefix, rows: n, csv: Buffer.from(Array.from({ length: n }, (_, i) => `${tag}${i}\n`).join('')) });
+/** A block payload as the transform lays it out: reserved block header, CSV header line, rows. */
+const block = (csv: string) => Buffer.concat([Buffer.alloc(8), Buffer.from(HEADER), Buffer.from(csv)]);
+const rows = (prefix: string, n: number, tag = 'x') => ({ prefix, rows: n, block: block(Array.from({ length: n }, (_, i) => `${tag}${i}\n`).join('')) });
 
 t.test('writes in the same tick share one block per table (group commit)', async (t) => {
   const { w, segments } = setup(t);
@@ -42,7 +44,7 @@ t.test('writes in the same tick share one block per table (group commit)', async
 
 t.test('segments rotate on size; ids sort in creation order', async (t) => {
   const { w, segments } = setup(t, { maxSegmentBytes: 4096 });
-  for (let i = 0; i < 30; i++) await w.write([{ prefix: 'Metrics_A', rows: 1, csv: Buffer.from(`${i}:${randomText(400)}\n`) }]);
+  for (let i = 0; i < 30; i++) await w.write([{ prefix: 'Metrics_A', rows: 1, block: block(`${i}:${randomText(400)}\n`) }]);
   const files = segments();
   t.ok(files.length > 2, `${files.length} segments`);
   const all = files.flatMap((f) => readSegment(f).blocks.map((b) => b.csv.toString().split('\n')[1]!.split(':')[0]));
@@ -81,3 +83,11 @@ function randomText(n: number): string {
   while (s.length < n) s += Math.random().toString(36).slice(2);
   return s.slice(0, n);
 }
+
+t.test('every piece is handed back (done) once its flush no longer needs it', async (t) => {
+  const { w } = setup(t);
+  let done = 0;
+  const piece = (prefix: string) => ({ ...rows(prefix, 1), done: () => done++ });
+  await Promise.all([w.write([piece('Metrics_A'), piece('Metrics_B')]), w.write([piece('Metrics_A')])]);
+  t.equal(done, 3);
+});
