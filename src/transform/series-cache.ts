@@ -5,9 +5,14 @@
  * the same series every scrape, so in steady state nearly every series hits.
  *
  * Layout: open addressing (linear probing) over typed arrays; keys and middles live in one
- * append-only arena. When the arena or the table is full, the whole cache is dropped at once
- * (a generation bump, O(1)); the next requests refill it. Memory is bounded by `arenaBytes`
- * plus 32 bytes per slot.
+ * append-only arena. Memory is bounded by `arenaBytes` plus 32 bytes per slot.
+ *
+ * When the arena or the table is full: if most lookups since the last clear hit, the working set
+ * fits and the space is mostly taken by series that went away, so the whole cache is dropped at
+ * once (a generation bump, O(1)) and refills. If most missed, the working set is larger than the
+ * cache: it keeps what it holds and stops inserting (a cyclic pass over more series than fit
+ * would otherwise evict every entry before its next use), until `SATURATED_LOOKUPS_PER_ENTRY`
+ * lookups per entry have passed, then starts over so it follows changes in the series set.
  *
  * Invariant: an entry is only inserted for a series that was fully validated and prepared, and
  * what it stores depends only on its key bytes and the (fixed) transform config.
@@ -16,6 +21,7 @@ const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 /** Expected arena bytes per entry (key + middle); sizes the slot table. */
 const BYTES_PER_ENTRY = 192;
+const SATURATED_LOOKUPS_PER_ENTRY = 16;
 const SLOT = 8;
 const GEN = 0;
 const HASH = 1;
@@ -42,6 +48,10 @@ export class SeriesCache {
   #missHash = 0;
   hits = 0;
   misses = 0;
+  #lookupsAtClear = 0;
+  #hitsAtClear = 0;
+  /** Lookup count at which a saturated (full, mostly missing) cache starts over; 0 when not saturated. */
+  #saturatedUntil = 0;
 
   constructor(arenaBytes: number) {
     this.#arena = Buffer.allocUnsafe(Math.max(4096, arenaBytes));
@@ -100,13 +110,18 @@ export class SeriesCache {
   insert(buf: Uint8Array, start: number, end: number, middle: Buffer, middleLen: number, table: number): void {
     const keyLen = end - start;
     if (this.#missSlot < 0) return;
-    if (this.#arenaUsed + keyLen + middleLen > this.#arena.length || 2 * (this.#entries + 1) > this.#mask + 1) {
-      this.clear();
-      if (keyLen + middleLen > this.#arena.length) return;
-      // Re-probe in the now empty table.
-      this.find(buf, start, end);
-      this.misses--;
+    if (this.#saturatedUntil > 0) {
+      if (this.hits + this.misses < this.#saturatedUntil) return;
+      this.#startOver(buf, start, end);
+    } else if (this.#arenaUsed + keyLen + middleLen > this.#arena.length || 2 * (this.#entries + 1) > this.#mask + 1) {
+      const lookups = this.hits + this.misses - this.#lookupsAtClear;
+      if (2 * (this.hits - this.#hitsAtClear) < lookups) {
+        this.#saturatedUntil = this.hits + this.misses + SATURATED_LOOKUPS_PER_ENTRY * this.#entries;
+        return;
+      }
+      this.#startOver(buf, start, end);
     }
+    if (keyLen + middleLen > this.#arena.length) return;
     const base = this.#missSlot * SLOT;
     const at = this.#arenaUsed;
     this.#arena.set(buf.subarray(start, end), at);
@@ -149,5 +164,15 @@ export class SeriesCache {
     this.#entries = 0;
     this.#arenaUsed = 0;
     this.#missSlot = -1;
+    this.#saturatedUntil = 0;
+    this.#lookupsAtClear = this.hits + this.misses;
+    this.#hitsAtClear = this.hits;
+  }
+
+  /** Clears, then re-probes the (now empty) table for the key about to be inserted. */
+  #startOver(buf: Uint8Array, start: number, end: number): void {
+    this.clear();
+    this.find(buf, start, end);
+    this.misses--;
   }
 }
