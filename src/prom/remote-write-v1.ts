@@ -61,6 +61,7 @@ function decodeTimeSeries(state: DecodeState, end: number): void {
   let keyStart = -1;
   let keyEnd = -1;
   let contiguous = true;
+  let histograms = false;
   while (r.pos < end) {
     const at = r.pos;
     const tag = r.tag();
@@ -72,10 +73,12 @@ function decodeTimeSeries(state: DecodeState, end: number): void {
       keyEnd = r.pos;
     } else {
       if (dataStart < 0 && (tag === 0x12 || tag === 0x1a || tag === 0x22)) dataStart = at;
+      if (tag === 0x22) histograms = true;
       r.skip(tag);
     }
   }
-  if (sink.seriesKey(r.buf, contiguous ? keyStart : -1, keyEnd)) {
+  // A series with histograms offers no key: the sink then always gets its labels.
+  if (sink.seriesKey(r.buf, contiguous && !histograms ? keyStart : -1, keyEnd)) {
     r.pos = seriesStart;
     while (r.pos < end) {
       const tag = r.tag();
@@ -163,19 +166,4 @@ export function decodeSample(r: ProtoReader, sink: SeriesSink, end: number): voi
   }
   r.end = outer;
   sink.sample(value, timestampMs);
-}
-
-/**
- * Emits the labels held in a series key (the contiguous Label fields of a 1.0 TimeSeries, as
- * passed to `seriesKey`), for a sink that skipped them and needs them after all.
- */
-export function emitKeyLabels(buf: Uint8Array, start: number, end: number, sink: SeriesSink): void {
-  const r = new ProtoReader(buf);
-  r.pos = start;
-  r.end = end;
-  while (r.pos < end) {
-    const tag = r.tag();
-    if (tag === 0x0a) emitLabel(r, sink);
-    else r.skip(tag);
-  }
 }

@@ -25,11 +25,12 @@ export interface SeriesSink {
   beginSeries(): void;
   label(buf: Uint8Array, nameStart: number, nameEnd: number, valueStart: number, valueEnd: number): void;
   /**
-   * Before the labels: `buf[start, end)` are the encoded bytes of all the series' labels when they
-   * are contiguous on the wire (remote write 1.0), usable as a cache key for the label set;
-   * `start` is -1 when there is no such key (2.0, or labels interleaved with other fields).
-   * Returns whether the sink wants the `label` calls; a sink that returns false for a key must
-   * be able to do without them (or read them back from the key with `emitKeyLabels`).
+   * Before the labels: `buf[start, end)` identifies the series' label set exactly, usable as a
+   * cache key — for 1.0 the encoded bytes of its Label fields when contiguous on the wire;
+   * For 2.0 the key is built from stable ids of the referenced symbols (see remote-write-v2.ts).
+   * `start` is -1 when there is no key: labels interleaved with other fields, or a series with
+   * native histograms (those always get their labels). Returns whether the sink wants the
+   * `label` calls; a sink that returns false must do without them for this series.
    */
   seriesKey(buf: Uint8Array, start: number, end: number): boolean;
   /** `timestampMs` is milliseconds since the Unix epoch, an integer (may be negative). */

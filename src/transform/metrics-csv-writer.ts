@@ -2,7 +2,6 @@ import type { TransformConfig } from '../config/config.js';
 import { IngestError } from '../errors.js';
 import type { NativeHistogram } from '../prom/histogram.js';
 import type { SeriesSink } from '../prom/series-sink.js';
-import { emitKeyLabels } from '../prom/remote-write-v1.js';
 import { WAL } from '../wal/format.js';
 import { ByteOut, ByteOutPool, checkUtf8, timestampInRange, writeCsvField, writeJsonInCsv, writeTimestamp, writeValue } from './csv-bytes.js';
 import { LabelRanges, rangeEquals, rangeEqualsLower, rangeStartsWith } from './label-ranges.js';
@@ -187,13 +186,8 @@ export class MetricsCsvWriter implements SeriesSink {
     if (!this.#prepared) this.#prepare();
     this.histograms++;
     if (this.#dropped) return;
-    if (this.#hit >= 0) {
-      // The cache skipped the labels; the histogram path needs them, with the label rules applied.
-      this.#hit = -1;
-      this.#labels.clear();
-      emitKeyLabels(this.#keyBuf!, this.#keyStart, this.#keyEnd, this);
-      this.#prepare(); // `#insert` is false after a hit: nothing is cached again
-    }
+    // Decoders offer no cache key for series with histograms, so their labels are always here.
+    if (this.#hit >= 0) throw new IngestError('internal', 'histogram for a series whose labels were skipped');
     const b = this.#histograms;
     b.reset();
     b.beginSeries();
