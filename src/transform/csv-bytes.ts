@@ -201,6 +201,7 @@ export function timestampInRange(ms: number): boolean {
  * ulp(K)/2 ≤ 1/4 of K, so rounding it (what toFixed(9) does) gives K.
  */
 const FAST_SCALED_MAX = 2 ** 51;
+const NINE_ZEROS = Uint8Array.from(Buffer.from('.000000000', 'latin1'));
 
 /**
  * Go `'f', 9` as `formatValue`. When `v * 1e9` is an integer below 2^51 (integers, and decimals
@@ -217,10 +218,13 @@ export function writeValue(out: ByteOut, v: number): void {
     out.ascii(String(int));
     const buf = out.buf;
     const o = out.len;
-    buf[o] = 0x2e; // .
-    for (let d = 9; d >= 1; d--) {
-      buf[o + d] = 0x30 + (frac % 10);
-      frac = Math.floor(frac / 10);
+    if (frac === 0) buf.set(NINE_ZEROS, o); // counters: the common case
+    else {
+      buf[o] = 0x2e; // .
+      for (let d = 9; d >= 1; d--) {
+        buf[o + d] = 0x30 + (frac % 10);
+        frac = Math.floor(frac / 10);
+      }
     }
     out.len = o + 10;
   } else out.ascii(formatValue(v));

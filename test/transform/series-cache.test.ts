@@ -41,3 +41,12 @@ t.test('a working set that fits: a full cache of departed series starts over', a
   for (let i = 0; i < 20; i++) lookup(c, 95 + i);
   t.ok(c.hits - before >= 15, 'the current working set hits');
 });
+
+t.test('the slot table grows with the entries and keeps them all', async (t) => {
+  const c = new SeriesCache(8 << 20);
+  for (let i = 0; i < 20_000; i++) lookup(c, i);
+  t.equal(c.entries, 20_000);
+  let hits = 0;
+  for (let i = 0; i < 20_000; i++) if (lookup(c, i)) hits++;
+  t.equal(hits, 20_000, 'every entry is found after growing');
+});
