@@ -18,6 +18,8 @@ export interface RunningServer {
 }
 
 const DRAIN_TIMEOUT_MS = 30_000;
+/** How often a one-line summary of the last interval is logged (at info level). */
+const STATS_LOG_INTERVAL_MS = 60_000;
 
 /** Composition root of `adx-ingestor serve`: wires the parts together and nothing else. */
 export async function serve(config: Config, log: Logger): Promise<RunningServer> {
@@ -36,6 +38,7 @@ export async function serve(config: Config, log: Logger): Promise<RunningServer>
   const ingest = await startIngestServer(config.server, handler, log);
   const ops = await startOpsServer(config.server.metricsHost, config.server.metricsPort, registry, () => (shuttingDown ? 'shutting down' : catalog.overLimit() ?? handler.recentWriteFailure()), log);
   const sweeper = setInterval(() => handler.sweep(), 1000);
+  const stats = logStats(handler.totals, catalog, log);
   log.info('adx-ingestor serving', { workers: config.workers, fsync: config.wal.fsync, maxDiskUsage: config.wal.maxDiskUsageBytes });
 
   let stopped: Promise<void> | undefined;
@@ -47,6 +50,7 @@ export async function serve(config: Config, log: Logger): Promise<RunningServer>
       const deadline = Date.now() + DRAIN_TIMEOUT_MS;
       while (handler.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       clearInterval(sweeper);
+      clearInterval(stats);
       // Senders keep idle keep-alive connections; without this the process lingers until uWS's idle timeout.
       ingest.closeAll();
       await pool.destroy();
@@ -55,6 +59,28 @@ export async function serve(config: Config, log: Logger): Promise<RunningServer>
       log.info('stopped', { walBytes: catalog.bytes, segments: catalog.count });
     })());
   return { port: ingest.port, metricsPort: ops.port, shutdown };
+}
+
+/** Logs what happened in the last interval, so the logs alone show what the server is doing. */
+function logStats(totals: RemoteWriteHandler['totals'], catalog: WalCatalog, log: Logger): NodeJS.Timeout {
+  let last = { ...totals };
+  const timer = setInterval(() => {
+    const seconds = STATS_LOG_INTERVAL_MS / 1000;
+    const d = { requests: totals.requests - last.requests, samples: totals.samples - last.samples, rejected: totals.rejected - last.rejected, bytes: totals.bytes - last.bytes };
+    last = { ...totals };
+    log.info('stats', {
+      intervalSeconds: seconds,
+      requests: d.requests,
+      samplesPerSecond: Math.round(d.samples / seconds),
+      receivedBytesPerSecond: Math.round(d.bytes / seconds),
+      rejected: d.rejected,
+      walBytes: catalog.bytes,
+      walSegments: catalog.count,
+      overLimit: catalog.overLimit(),
+    });
+  }, STATS_LOG_INTERVAL_MS);
+  timer.unref();
+  return timer;
 }
 
 /** Workers are gone; make what they appended durable before exit. */

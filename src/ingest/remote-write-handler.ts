@@ -70,6 +70,8 @@ export class RemoteWriteHandler {
   readonly #d: HandlerDeps;
   readonly #receiving = new Set<Pending>();
   #inflight = 0;
+  /** Running totals for the periodic stats log line. */
+  readonly totals = { requests: 0, samples: 0, histograms: 0, rejected: 0, bytes: 0 };
   /** Until when (performance.now()) the disk counts as full after a write failed with ENOSPC. */
   #diskFullUntil = 0;
   #diskFullMessage = '';
@@ -158,6 +160,7 @@ export class RemoteWriteHandler {
     if (p.received !== p.declared) return this.#reject(p, new IngestError('invalid_request', 'body is shorter than its Content-Length'), true);
     this.#receiving.delete(p);
     this.#d.metrics.bytesReceived.inc(p.received);
+    this.totals.bytes += p.received;
     this.#dispatch(p);
   }
 
@@ -213,6 +216,9 @@ export class RemoteWriteHandler {
       return this.#reject(p, new IngestError(r.code, r.message), false);
     }
     m.samples.inc(r.samples);
+    this.totals.requests++;
+    this.totals.samples += r.samples;
+    this.totals.histograms += r.histograms;
     m.histograms.inc(r.histograms);
     m.exemplars.inc(r.exemplars);
     m.rows.inc(r.rows);
@@ -223,6 +229,7 @@ export class RemoteWriteHandler {
   }
 
   #reject(p: Pending, err: IngestError, closeConnection: boolean): void {
+    this.totals.rejected++;
     this.#d.metrics.rejects.inc({ reason: err.code });
     const status = statusFor(err.code, this.#d.config);
     const retry = status === 429 || status === 503;

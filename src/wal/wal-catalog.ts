@@ -80,6 +80,7 @@ export class WalCatalog {
           s.size = e.size;
           s.active = false;
         }
+        this.#log.debug('segment closed', { path: e.path, bytes: e.size });
       } else this.#segments.delete(e.path);
     }
   }
