@@ -31,7 +31,8 @@ export class DecodePool {
       concurrentTasksPerWorker: TASKS_PER_WORKER,
       // Workers keep timers (segment age rotation, flush scheduling): never block them in Atomics.wait.
       atomics: 'disabled',
-      maxQueue: Math.max(64, config.server.maxInflightRequests),
+      // Longer than --max-inflight-requests, which the handler enforces first: never overflows.
+      maxQueue: config.server.maxInflightRequests + 1,
       workerData,
     });
     this.#pool.on('message', (m: WorkerWalMessage) => {

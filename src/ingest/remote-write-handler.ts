@@ -197,7 +197,9 @@ export class RemoteWriteHandler {
     const slot = p.slot!;
     this.#d.pool.run({ offset: slot.offset, length: p.received, protocol: p.protocol, buffer: slot.inRing ? undefined : slot.buffer }).then(
       (r) => this.#onResult(p, r),
-      (e) => this.#onResult(p, { ok: false, code: poolErrorCode(e), message: `decode pool: ${(e as Error).message}`, wal: { bytes: 0, events: [] } }),
+      // The pool's queue cannot overflow (it is longer than --max-inflight-requests), so a
+      // rejection here is a worker failure.
+      (e) => this.#onResult(p, { ok: false, code: 'internal', message: `decode pool: ${(e as Error).message}`, wal: { bytes: 0, events: [] } }),
     );
   }
 
@@ -278,12 +280,6 @@ export class RemoteWriteHandler {
     this.#d.metrics.inflight.set(this.#inflight);
     this.#d.metrics.ringBytes.set(this.#d.bodies.usedBytes);
   }
-}
-
-function poolErrorCode(e: unknown): IngestErrorCode {
-  const msg = String((e as Error)?.message ?? '');
-  // Piscina's own queue-full error has no code; it means overload.
-  return /queue is full/i.test(msg) ? 'overloaded' : 'internal';
 }
 
 export function statusFor(code: IngestErrorCode, cfg: ServerConfig): number {

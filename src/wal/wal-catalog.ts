@@ -8,6 +8,9 @@ import { checkSegment } from './repair.js';
 import { tryIdTimeMs, tryParseSegmentName } from './segment-name.js';
 import type { WalDelta } from './wal-writer.js';
 
+/** While start-up recovery runs longer than this, it logs its progress this often. */
+const RECOVERY_PROGRESS_MS = 2000;
+
 export interface SegmentEntry {
   readonly path: string;
   readonly database: string;
@@ -43,9 +46,16 @@ export class WalCatalog {
   recover(): { segments: number; bytes: number; truncated: number } {
     fs.mkdirSync(this.#config.storageDir, { recursive: true });
     let truncated = 0;
-    for (const file of fs.readdirSync(this.#config.storageDir).sort()) {
+    const files = fs.readdirSync(this.#config.storageDir).sort();
+    const started = Date.now();
+    let lastReport = started;
+    for (const [index, file] of files.entries()) {
       const name = tryParseSegmentName(file);
       if (name === undefined) continue;
+      if (Date.now() - lastReport >= RECOVERY_PROGRESS_MS) {
+        lastReport = Date.now();
+        this.#log.info('checking WAL segments', { checked: index, of: files.length, bytesSoFar: this.#bytes, seconds: Math.round((lastReport - started) / 1000) });
+      }
       const filePath = path.join(this.#config.storageDir, file);
       const r = checkSegment(filePath, { truncate: true });
       if (r.headerBad) {
@@ -140,11 +150,12 @@ export class WalCatalog {
     const self = this;
     new Gauge({
       name: 'adxmon_ingestor_wal_segments_size_bytes',
-      help: 'Bytes in WAL segments per table (active segments as of their last report).',
+      help: 'Bytes in WAL segments per table.',
       labelNames: ['database', 'table'],
       registers: [registry],
       collect() {
-        setAll(this, perTable((acc, s) => acc.set(key(s), (acc.get(key(s)) ?? 0) + s.size)));
+        // Workers report an active segment's size when it closes; until then, ask the file system.
+        setAll(this, perTable((acc, s) => acc.set(key(s), (acc.get(key(s)) ?? 0) + (s.active ? statSize(s.path) : s.size))));
       },
     });
     new Gauge({
@@ -164,5 +175,13 @@ export class WalCatalog {
         this.set(self.#bytes);
       },
     });
+  }
+}
+
+function statSize(filePath: string): number {
+  try {
+    return fs.statSync(filePath).size;
+  } catch {
+    return 0; // closed and removed in the meantime
   }
 }

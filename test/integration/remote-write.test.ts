@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { encodeWriteRequestV1, encodeWriteRequestV2 } from '../../src/prom/remote-write-encode.js';
 import { metricValue, readWal, remoteWrite, scrape, startServer } from '../helpers/server.js';
@@ -30,6 +32,10 @@ t.test('remote write 1.0 and 2.0 land in the WAL as adx-mon rows', async (t) => 
   t.equal(metricValue(m, 'adxmon_ingestor_requests_received_total', { path: '/api/v1/write', code: '204' }), 1);
   t.equal(metricValue(m, 'adxmon_ingestor_requests_received_total', { path: '/receive', code: '204' }), 1);
   t.equal(metricValue(m, 'adxmon_ingestor_wal_segments_count', { database: 'Metrics', table: 'HttpRequestsTotal' }) >= 1, true);
+  const onDisk = fs.readdirSync(s.dir).filter((f) => f.startsWith('Metrics_HttpRequestsTotal_')).reduce((n, f) => n + fs.statSync(path.join(s.dir, f)).size, 0);
+  t.equal(metricValue(m, 'adxmon_ingestor_wal_segments_size_bytes', { database: 'Metrics', table: 'HttpRequestsTotal' }), onDisk, 'per-table size matches the files');
+  const all = fs.readdirSync(s.dir).reduce((n, f) => n + fs.statSync(path.join(s.dir, f)).size, 0);
+  t.equal(metricValue(m, 'adxmon_ingestor_wal_disk_usage_bytes'), all, 'accounted disk usage matches the directory');
   t.equal((await scrape(s.metricsPort, '/readyz')).status, 200);
   t.equal((await scrape(s.metricsPort, '/healthz')).status, 200);
 });
