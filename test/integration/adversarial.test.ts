@@ -105,3 +105,63 @@ t.test('chunked bodies without Content-Length are accepted', async (t) => {
   t.equal(await raw(s.port, head, Buffer.from(chunked, 'latin1')), 'HTTP/1.1 204 No Content');
   t.equal(readWal(s.dir).length, 1);
 });
+
+t.test('label limits are refused over HTTP and counted', async (t) => {
+  const s = await startServer(['--max-labels-per-series', '3', '--max-label-bytes', '32']);
+  t.teardown(() => s.stop());
+  const many = await remoteWrite(s.url, encodeWriteRequestV1([{ labels: [['__name__', 'm'], ['a', '1'], ['b', '2'], ['c', '3']], samples: [{ value: 1, timestampMs: now }] }]));
+  t.equal(many.status, 400);
+  t.match(many.body, /4 labels, over the limit of 3/);
+  const long = await remoteWrite(s.url, encodeWriteRequestV1([{ labels: [['__name__', 'm'], ['a', 'x'.repeat(33)]], samples: [{ value: 1, timestampMs: now }] }]));
+  t.equal(long.status, 400);
+  t.match(long.body, /longer than 32 bytes/);
+  const m = (await scrape(s.metricsPort)).body;
+  t.equal(metricValue(m, 'adxmon_ingestor_requests_rejected_total', { reason: 'too_many_labels' }), 1);
+  t.equal(metricValue(m, 'adxmon_ingestor_requests_rejected_total', { reason: 'label_too_long' }), 1);
+  t.equal(readWal(s.dir).length, 0);
+});
+
+t.test('a full ingest buffer sheds with 503, for ring-sized and for large bodies', async (t) => {
+  // Ring 1 MiB: bodies up to 256 KiB share it; larger ones get their own buffer, up to
+  // max(ring, --max-request-size) = 4 MiB in flight.
+  const s = await startServer(['--ingest-buffer-size', '1MiB', '--max-request-size', '4MiB', '--request-timeout', '30s']);
+  t.teardown(() => s.stop());
+  const hold = (length: number) => raw(s.port, `POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${length}\r\n\r\n`, Buffer.alloc(1), { stallAfter: 1, waitMs: 5000 });
+  const held = [hold(250_000), hold(250_000), hold(250_000), hold(250_000)];
+  await new Promise((r) => setTimeout(r, 300));
+  const ring = await request(s.url, { headers: { 'Content-Type': 'application/x-protobuf', 'Content-Length': 250_000 }, body: Buffer.alloc(250_000) });
+  t.equal(ring.status, 503, 'the ring is full');
+  t.match(ring.body, /ingest buffer is full/);
+  const big = [hold(3_000_000)];
+  await new Promise((r) => setTimeout(r, 300));
+  const large = await request(s.url, { headers: { 'Content-Type': 'application/x-protobuf', 'Content-Length': 2_000_000 }, body: Buffer.alloc(2_000_000) });
+  t.equal(large.status, 503, 'the large-body budget is used up');
+  const m = (await scrape(s.metricsPort)).body;
+  t.equal(metricValue(m, 'adxmon_ingestor_requests_rejected_total', { reason: 'overloaded' }), 2);
+  t.ok(metricValue(m, 'adxmon_ingestor_ingest_buffer_used_bytes') >= 4_000_000, 'held bodies are accounted');
+  await Promise.all([...held, ...big]);
+  await expectAlive(t, s);
+});
+
+t.test('random bytes as bodies never crash the server', async (t) => {
+  const s = await startServer();
+  t.teardown(() => s.stop());
+  let seed = 42;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const valid = snappy.compressSync(Buffer.from(good()));
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < 200; i++) {
+    let body: Buffer;
+    if (i % 2 === 0) body = Buffer.from(Array.from({ length: Math.floor(rand() * 300) }, () => Math.floor(rand() * 256)));
+    else {
+      body = Buffer.from(valid);
+      for (let k = 0; k < 1 + Math.floor(rand() * 4); k++) body[Math.floor(rand() * body.length)] = Math.floor(rand() * 256);
+    }
+    const r = await request(s.url, { headers: { ...snappyHeaders, ...(i % 3 === 0 ? { 'Content-Type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' } : {}) }, body });
+    statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+  }
+  t.comment(`statuses: ${JSON.stringify(Object.fromEntries(statuses))}`);
+  t.ok([...statuses.keys()].every((c) => c === 204 || c === 400 || c === 413), 'only 204, 400 or 413');
+  t.notOk(/"level":"error"/.test(s.logs()), 'no internal errors logged');
+  await expectAlive(t, s);
+});
