@@ -115,14 +115,22 @@ export class SegmentFile {
     });
   }
 
-  /** Closes the file, fsyncing it first when asked. Safe to call twice. */
-  close(fsync: boolean): void {
-    if (this.#fd < 0) return;
+  /**
+   * Closes the file, fsyncing it first (on the libuv pool) when asked. Never rejects: a failed
+   * fsync is returned as `false`, the data stays in the file for start-up repair to check.
+   */
+  async closeAsync(fsync: boolean): Promise<boolean> {
+    if (this.#fd < 0) return true;
+    const fd = this.#fd;
+    this.#fd = -1; // no append or sync may use it from here on
+    let synced = true;
+    if (fsync) synced = await new Promise<boolean>((resolve) => fs.fsync(fd, (err) => resolve(!err)));
     try {
-      if (fsync) fs.fsyncSync(this.#fd);
-    } finally {
-      this.closeQuietly();
+      fs.closeSync(fd);
+    } catch {
+      // nothing left to release
     }
+    return synced;
   }
 
   closeQuietly(): void {

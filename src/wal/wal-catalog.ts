@@ -90,7 +90,8 @@ export class WalCatalog {
           s.size = e.size;
           s.active = false;
         }
-        this.#log.debug('segment closed', { path: e.path, bytes: e.size });
+        if (e.synced) this.#log.debug('segment closed', { path: e.path, bytes: e.size });
+        else this.#log.warn('segment closed, but its fsync failed; start-up repair will check it', { path: e.path, bytes: e.size });
       } else this.#segments.delete(e.path);
     }
   }

@@ -6,7 +6,7 @@ import { SegmentFile } from './segment-file.js';
 /** What happened to segment files, for the main thread's disk accounting. */
 export type SegmentEvent =
   | { readonly kind: 'created'; readonly path: string; readonly prefix: string; readonly size: number; readonly createdAtMs: number }
-  | { readonly kind: 'closed'; readonly path: string; readonly size: number }
+  | { readonly kind: 'closed'; readonly path: string; readonly size: number; /** false: the closing fsync failed */ readonly synced: boolean }
   | { readonly kind: 'removed'; readonly path: string; readonly size: number };
 
 export interface WalDelta {
@@ -191,17 +191,39 @@ export class WalWriter {
     else this.#close(seg);
   }
 
+  /**
+   * Closes a retired segment. The fsync (per --wal-fsync) runs on the libuv pool so a rotation,
+   * which may flush a gigabyte of dirty pages, never stalls the requests this thread decodes; the
+   * 'closed' event is reported once it is done. A failed fsync leaves the data in the file for
+   * repair; the segment is reported closed all the same.
+   */
   #close(seg: SegmentFile): void {
     this.#retired.delete(seg);
-    try {
-      seg.close(this.#config.fsync !== 'never');
-      this.#delta.events.push(seg.isEmpty ? this.#remove(seg) : { kind: 'closed', path: seg.path, size: seg.size });
-    } catch (err) {
-      // fsync on close failed: the data is still in the file for repair; report it closed.
+    if (seg.isEmpty) {
       seg.closeQuietly();
-      this.#delta.events.push({ kind: 'closed', path: seg.path, size: seg.size });
-      void err;
+      this.#delta.events.push(this.#remove(seg));
+      return;
     }
+    const closing = seg.closeAsync(this.#config.fsync !== 'never').then((synced) => {
+      this.#closing.delete(closing);
+      this.#delta.events.push({ kind: 'closed', path: seg.path, size: seg.size, synced });
+      this.#reportSoon();
+    });
+    this.#closing.add(closing);
+  }
+
+  #reportScheduled = false;
+  /** Closes (fsyncs) still running. */
+  readonly #closing = new Set<Promise<void>>();
+
+  /** Hands accumulated events to the main thread shortly, unless a task result takes them first. */
+  #reportSoon(): void {
+    if (this.#reportScheduled) return;
+    this.#reportScheduled = true;
+    setImmediate(() => {
+      this.#reportScheduled = false;
+      if (this.#delta.events.length > 0) this.#onIdleDelta(this.takeDelta());
+    });
   }
 
   #remove(seg: SegmentFile): SegmentEvent {
@@ -221,12 +243,12 @@ export class WalWriter {
     if (rotated || this.#delta.events.length > 0) this.#onIdleDelta(this.takeDelta());
   }
 
-  /** Closes every segment (fsyncing per config). Used at shutdown; no writes may follow. */
-  closeAll(): WalDelta {
+  /** Closes every segment (fsyncing per config) and resolves with the last delta. No writes may follow. */
+  async closeAll(): Promise<WalDelta> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     for (const seg of [...this.#active.values()]) this.#retire(seg);
+    while (this.#closing.size > 0 || this.#syncing.size > 0) await Promise.all([...this.#closing, ...[...this.#syncing.keys()].map((s) => s.sync().catch(() => undefined))]);
     return this.takeDelta();
   }
 }
-
