@@ -32,14 +32,14 @@ export async function serve(config: Config, log: Logger): Promise<RunningServer>
   // Large bodies (over a quarter of the ring) get their own buffers, up to one max-size request
   // or the ring's size in flight, whichever is more.
   const bodies = new BodyStore(config.server.ingestBufferBytes, Math.max(config.server.ingestBufferBytes, config.server.maxRequestBytes));
-  const pool = new DecodePool(config, bodies.ring, (m) => catalog.apply(m.delta));
+  const pool = new DecodePool(config, bodies.ring, (m) => catalog.apply(m.delta), (err) => log.error('decode worker failed; it is replaced', { error: err }));
   let shuttingDown = false;
   const handler = new RemoteWriteHandler({ config: config.server, bodies, pool, catalog, metrics: createIngestMetrics(registry), log, isShuttingDown: () => shuttingDown });
   const ingest = await startIngestServer(config.server, handler, log);
   const ops = await startOpsServer(config.server.metricsHost, config.server.metricsPort, registry, () => (shuttingDown ? 'shutting down' : catalog.overLimit() ?? handler.recentWriteFailure()), log);
   const sweeper = setInterval(() => handler.sweep(), 1000);
   const stats = logStats(handler.totals, catalog, log);
-  log.info('adx-ingestor serving', { workers: config.workers, fsync: config.wal.fsync, maxDiskUsage: config.wal.maxDiskUsageBytes });
+  log.info('adx-ingestor serving', { config });
 
   let stopped: Promise<void> | undefined;
   const shutdown = (reason: string) =>

@@ -21,7 +21,8 @@ function workerFile(): string {
 export class DecodePool {
   readonly #pool: Piscina<DecodeTask, DecodeResult>;
 
-  constructor(config: Config, ring: SharedArrayBuffer, onWalMessage: (m: WorkerWalMessage) => void) {
+  /** `onError` hears worker failures outside a task (the pool replaces the worker). */
+  constructor(config: Config, ring: SharedArrayBuffer, onWalMessage: (m: WorkerWalMessage) => void, onError: (err: unknown) => void) {
     const workerData: DecodeWorkerData = { config, ring };
     this.#pool = new Piscina({
       filename: workerFile(),
@@ -38,6 +39,8 @@ export class DecodePool {
     this.#pool.on('message', (m: WorkerWalMessage) => {
       if (m?.type === 'wal-delta') onWalMessage(m);
     });
+    // An 'error' event without a listener would take the whole process down.
+    this.#pool.on('error', onError);
   }
 
   run(task: DecodeTask): Promise<DecodeResult> {
