@@ -69,17 +69,25 @@ export class ByteOut {
  */
 export class ByteOutPool {
   readonly #free: ByteOut[] = [];
-  static readonly maxKept = 1024;
-  static readonly maxKeptBytes = 1 << 20;
+  #keptBytes = 0;
+  /** Buffers larger than this are left to the GC. */
+  static readonly maxBufferBytes = 1 << 20;
+  /** At most this much memory waits in the pool. */
+  static readonly maxKeptBytes = 32 << 20;
 
   acquire(): ByteOut {
-    const out = this.#free.pop() ?? new ByteOut();
+    const out = this.#free.pop();
+    if (out === undefined) return new ByteOut();
+    this.#keptBytes -= out.buf.length;
     out.len = 0;
     return out;
   }
 
   release(out: ByteOut): void {
-    if (this.#free.length < ByteOutPool.maxKept && out.buf.length <= ByteOutPool.maxKeptBytes) this.#free.push(out);
+    const size = out.buf.length;
+    if (size > ByteOutPool.maxBufferBytes || this.#keptBytes + size > ByteOutPool.maxKeptBytes) return;
+    this.#keptBytes += size;
+    this.#free.push(out);
   }
 }
 
