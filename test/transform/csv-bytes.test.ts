@@ -36,10 +36,10 @@ t.test('byte writers match the string reference', async (t) => {
     const j = new ByteOut(8);
     writeJsonInCsv(j, src, 0, src.length);
     // The inside of the JSON string, with every quote doubled for the quoted CSV field.
-    t.equal(text(j), jsonString(s).slice(1, -1).replaceAll('"', '""'), `json ${JSON.stringify(s)}`);
+    t.equal(text(j), jsonString(s).slice(1, -1).replaceAll('"', '""'), `json case ${JSON.stringify(s).replace(/[^\x20-\x7e]/g, "?")}`);
     const c = new ByteOut(8);
     writeCsvField(c, src, 0, src.length);
-    t.equal(text(c), csvField(s), `csv ${JSON.stringify(s)}`);
+    t.equal(text(c), csvField(s), `csv case ${JSON.stringify(s).replace(/[^\x20-\x7e]/g, "?")}`);
   }
   for (const ms of [0, 1714564800123, 1714564800120, 1714564800100, 1714564800001, -1]) {
     const o = new ByteOut(8);
