@@ -206,28 +206,35 @@ export class RemoteWriteHandler {
   #onResult(p: Pending, r: DecodeResult): void {
     p.inWorker = false;
     this.#d.catalog.apply(r.wal);
-    if (p.aborted) return this.#finish(p); // written, but nobody to tell: the sender will retry
+    if (r.ok) this.#count(r);
+    else this.#noteFailure(r.code, r.message);
+    if (p.aborted) return this.#finish(p); // nobody to tell: the sender retries what it did not hear back
+    if (!r.ok) return this.#reject(p, new IngestError(r.code, r.message), false);
+    this.#answer(p, 204, '', p.protocol === 'v2' ? [r.samples, r.histograms, 0] : undefined, false);
+  }
+
+  /** What a request wrote, counted whether or not its sender is still there to hear the 204. */
+  #count(r: Extract<DecodeResult, { ok: true }>): void {
     const m = this.#d.metrics;
-    if (!r.ok) {
-      if (r.code === 'internal' || r.code === 'wal_io') this.#d.log.throttled('error', r.code, 'request failed', { code: r.code, error: r.message });
-      if (r.code === 'disk_full') {
-        this.#diskFullUntil = performance.now() + DISK_FULL_READINESS_MS;
-        this.#diskFullMessage = `the WAL disk is full: ${r.message}`;
-        this.#d.log.throttled('warn', 'enospc', 'WAL write failed: disk full', { error: r.message });
-      }
-      return this.#reject(p, new IngestError(r.code, r.message), false);
-    }
     m.samples.inc(r.samples);
-    this.totals.requests++;
-    this.totals.samples += r.samples;
-    this.totals.histograms += r.histograms;
     m.histograms.inc(r.histograms);
     m.exemplars.inc(r.exemplars);
     m.rows.inc(r.rows);
     if (r.droppedSeries > 0) m.droppedSeries.inc(r.droppedSeries);
     if (r.seriesCacheHits > 0) m.seriesCache.inc({ result: 'hit' }, r.seriesCacheHits);
     if (r.seriesCacheMisses > 0) m.seriesCache.inc({ result: 'miss' }, r.seriesCacheMisses);
-    this.#answer(p, 204, '', p.protocol === 'v2' ? [r.samples, r.histograms, 0] : undefined, false);
+    this.totals.requests++;
+    this.totals.samples += r.samples;
+    this.totals.histograms += r.histograms;
+  }
+
+  #noteFailure(code: IngestErrorCode, message: string): void {
+    if (code === 'internal' || code === 'wal_io') this.#d.log.throttled('error', code, 'request failed', { code, error: message });
+    if (code === 'disk_full') {
+      this.#diskFullUntil = performance.now() + DISK_FULL_READINESS_MS;
+      this.#diskFullMessage = `the WAL disk is full: ${message}`;
+      this.#d.log.throttled('warn', 'enospc', 'WAL write failed: disk full', { error: message });
+    }
   }
 
   #reject(p: Pending, err: IngestError, closeConnection: boolean): void {
