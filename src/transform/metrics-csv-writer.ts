@@ -7,6 +7,7 @@ import { ByteOut, ByteOutPool, checkUtf8, timestampInRange, writeCsvField, write
 import { LabelRanges, rangeEquals, rangeEqualsLower, rangeStartsWith } from './label-ranges.js';
 import { normalizeIdentifier, normalizeMetricName } from './metric-name.js';
 import { MetricsRowBuilder, type Hash64 } from './metrics-rows.js';
+import { segmentPrefix } from '../wal/segment-name.js';
 import { metricsSchema, type MetricsSchema } from './metrics-schema.js';
 import { SeriesCache } from './series-cache.js';
 
@@ -265,7 +266,7 @@ export class MetricsCsvWriter implements SeriesSink {
     let id = tables.get(table);
     if (id === undefined) {
       id = this.#tableInfo.length;
-      const prefix = this.#schema.hash === undefined ? `${database}_${table}` : `${database}_${table}_${this.#schema.hash}`;
+      const prefix = segmentPrefix(database, table, this.#schema.hash);
       this.#tableInfo.push({ database, table, prefix });
       tables.set(table, id);
     }

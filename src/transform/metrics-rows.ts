@@ -4,6 +4,7 @@ import { histogramToRows, type NativeHistogram } from '../prom/histogram.js';
 import { StringLabelSink } from '../prom/series-sink.js';
 import { csvField, csvQuoted, formatTimestamp, formatValue, isTimestampInRange, jsonString } from './csv-format.js';
 import { normalizeIdentifier, normalizeMetricName } from './metric-name.js';
+import { segmentPrefix } from '../wal/segment-name.js';
 import { metricsSchema, type MetricsSchema } from './metrics-schema.js';
 
 /** The xxhash64 we need; xxhash-wasm's API satisfies it. */
@@ -223,7 +224,7 @@ export class MetricsRowBuilder extends StringLabelSink {
   }
 
   #targetFor(database: string, table: string): TableRows {
-    const prefix = this.#schema.hash === undefined ? `${database}_${table}` : `${database}_${table}_${this.#schema.hash}`;
+    const prefix = segmentPrefix(database, table, this.#schema.hash);
     let t = this.#tables.get(prefix);
     if (t === undefined) {
       t = { database, table, prefix, csv: '', rows: 0 };

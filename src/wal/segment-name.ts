@@ -14,10 +14,6 @@ export interface SegmentName {
   readonly id: string;
 }
 
-export function isNameField(s: string): boolean {
-  return FIELD.test(s);
-}
-
 /** The (database, table, schema) key segments are grouped by, e.g. `Metrics_Up` or `Metrics_Up_1f2e`. */
 export function segmentPrefix(database: string, table: string, schemaHash?: string): string {
   if (!FIELD.test(database) || !FIELD.test(table) || (schemaHash !== undefined && !FIELD.test(schemaHash))) {
