@@ -10,9 +10,8 @@ import { decodeWriteRequestV1 } from '../prom/remote-write-v1.js';
 import { decodeWriteRequestV2 } from '../prom/remote-write-v2.js';
 import { ByteOutPool } from '../transform/csv-bytes.js';
 import { MetricsCsvWriter, type TableBytes } from '../transform/metrics-csv-writer.js';
-import type { PendingRows } from '../wal/wal-writer.js';
 import { blockDecodedLength } from '../wal/s2.js';
-import { WalWriter } from '../wal/wal-writer.js';
+import { WalWriter, type PendingRows } from '../wal/wal-writer.js';
 import type { DecodeResult, DecodeTask, DecodeWorkerData, WorkerWalMessage } from './task-types.js';
 
 const data = workerData as DecodeWorkerData;
@@ -23,8 +22,11 @@ const writer = new WalWriter(data.config.wal, threadId, builder.schema.headerLin
   parentPort?.postMessage({ type: 'wal-delta', delta } satisfies WorkerWalMessage);
 });
 
-/** Decompresses a snappy block after checking its declared size against the limit. */
-export function decompressChecked(body: Buffer, maxBytes: number): Buffer {
+/**
+ * Decompresses a snappy block after checking its declared size against the limit (the main
+ * thread checks the preamble too, while the body arrives; this is the authoritative check).
+ */
+function decompressChecked(body: Buffer, maxBytes: number): Buffer {
   const head = blockDecodedLength(body);
   if (head === undefined) throw new IngestError('bad_snappy', 'body is not a snappy block (bad length preamble)');
   if (head.length > maxBytes) {
@@ -37,6 +39,7 @@ export function decompressChecked(body: Buffer, maxBytes: number): Buffer {
   }
 }
 
+/** Series cache counters already reported, so each result carries only its own lookups. */
 let reportedHits = 0;
 let reportedMisses = 0;
 
@@ -68,7 +71,7 @@ export async function decodeTask(task: DecodeTask): Promise<DecodeResult> {
   }
 }
 
-
+/** The builder's tables as WAL rows; each table's buffer returns to the pool after its flush. */
 function* pendingRows(tables: Iterable<TableBytes>): Generator<PendingRows> {
   for (const t of tables) {
     const out = t.out;
