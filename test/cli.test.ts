@@ -41,3 +41,15 @@ t.test('wal dump prints blocks and rows; wal verify finds bad bytes', async (t) 
   t.match(verify.stdout, /BAD .*bytes 165\.\.172 are bad \(torn frame/);
   t.match(verify.stdout, /1 segments checked, 1 bad/);
 });
+
+t.test('refuses to serve on the slow JavaScript fallback of uWebSockets.js', async (t) => {
+  const dir = tempDir();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const r = spawnSync(process.execPath, [CLI, 'serve', '--storage-dir', dir, '--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0'], {
+    encoding: 'utf8',
+    env: { ...process.env, UWS_USE_FALLBACK: '1' },
+    timeout: 20_000,
+  });
+  t.equal(r.status, 1, 'exits with an error');
+  t.match(r.stderr, /native binary did not load.*refusing to run on its slow pure-JS fallback/);
+});
