@@ -22,7 +22,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { name: 'storage-dir', kind: 'string', default: './data', help: 'WAL directory; created if missing.' },
   { name: 'default-database', kind: 'string', default: 'Metrics', help: 'ADX database for series without an adxmon_database label.' },
   { name: 'max-segment-size', kind: 'size', default: '1GiB', help: 'Rotate an active segment at this size (ADX wants 100 MB–1 GB batches).' },
-  { name: 'max-segment-age', kind: 'duration', default: '5m', help: 'Rotate an active segment this long after it was created.' },
+  { name: 'max-segment-age', kind: 'duration', default: '5m', help: 'Rotate an active segment this long after it was created (up to 10% sooner, so tables do not all rotate at once).' },
   { name: 'max-disk-usage', kind: 'size', default: '10GiB', help: 'Reject writes (see --backpressure-status) while the WAL holds more than this.' },
   { name: 'max-segment-count', kind: 'int', default: '10000', help: 'Reject writes while the WAL holds more segment files than this.' },
   { name: 'wal-fsync', kind: 'enum', default: 'rotate', values: ['never', 'rotate', 'always'], help: 'never: leave it to the OS; rotate: fsync a segment when it closes; always: group commit, fsync before every acknowledgement.' },

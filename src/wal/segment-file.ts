@@ -32,8 +32,12 @@ export class SegmentFile {
     this.createdAtMs = createdAtMs;
   }
 
-  /** Creates `<dir>/<prefix>_<id>.wal` with its header; with `durable`, also fsyncs the directory entry. */
-  static create(dir: string, prefix: string, id: string, durable: boolean, nowMs = Date.now()): SegmentFile {
+  /**
+   * Creates `<dir>/<prefix>_<id>.wal` with its header. The directory entry is not synced here:
+   * the writer does that off-thread (`syncDirectoryAsync`), before acknowledging with
+   * `--wal-fsync=always`.
+   */
+  static create(dir: string, prefix: string, id: string, nowMs = Date.now()): SegmentFile {
     const filePath = path.join(dir, segmentFileName(prefix, id));
     let fd: number;
     try {
@@ -44,7 +48,6 @@ export class SegmentFile {
     const seg = new SegmentFile(filePath, prefix, fd, 0, nowMs);
     try {
       seg.append(SEGMENT_HEADER);
-      if (durable) syncDirectory(dir);
     } catch (e) {
       seg.closeQuietly();
       fs.rmSync(filePath, { force: true });
@@ -144,11 +147,14 @@ export class SegmentFile {
   }
 }
 
-export function syncDirectory(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+/** fsync of a directory (its entries) on the libuv pool. */
+export function syncDirectoryAsync(dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fs.open(dir, 'r', (err, fd) => {
+      if (err) return reject(walIoError(err, `open ${dir}`));
+      fs.fsync(fd, (syncErr) => {
+        fs.close(fd, () => (syncErr ? reject(walIoError(syncErr, `fsync ${dir}`)) : resolve()));
+      });
+    });
+  });
 }

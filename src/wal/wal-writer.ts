@@ -1,7 +1,10 @@
 import type { WalConfig } from '../config/config.js';
 import { compressFrame, SampleType, WAL, writeBlockHeader } from './format.js';
 import { newSegmentId } from './segment-name.js';
-import { SegmentFile } from './segment-file.js';
+import { SegmentFile, syncDirectoryAsync } from './segment-file.js';
+
+/** Fraction of --max-segment-age by which a segment may rotate early (spreads rotations out). */
+const AGE_JITTER = 0.1;
 
 /** What happened to segment files, for the main thread's disk accounting. */
 export type SegmentEvent =
@@ -48,6 +51,8 @@ export class WalWriter {
   readonly #writerId: number;
   readonly #headerLine: Buffer;
   readonly #active = new Map<string, SegmentFile>();
+  /** When each active segment rotates by age. */
+  readonly #rotateAt = new Map<SegmentFile, number>();
   #pending = new Map<string, { pieces: PendingRows[]; rows: number }>();
   #waiters: Waiter[] = [];
   #scheduled = false;
@@ -55,6 +60,8 @@ export class WalWriter {
   readonly #syncing = new Map<SegmentFile, number>();
   readonly #retired = new Set<SegmentFile>();
   #delta: WalDelta = { bytes: 0, events: [] };
+  /** A segment was created since the directory was last synced. */
+  #directoryDirty = false;
   readonly #onIdleDelta: (delta: WalDelta) => void;
   #timer: NodeJS.Timeout | undefined;
 
@@ -110,7 +117,7 @@ export class WalWriter {
     }
     if (this.#config.fsync === 'always' && touched.size > 0) {
       try {
-        await Promise.all([...touched.keys()].map((s) => this.#sync(s)));
+        await Promise.all([...[...touched.keys()].map((s) => this.#sync(s)), this.#syncDirectory()]);
       } catch (err) {
         // After a failed fsync the kernel may have dropped dirty pages: never append to those
         // files again. What they hold stays for repair and upload; the senders retry.
@@ -120,7 +127,22 @@ export class WalWriter {
       }
     }
     for (const w of waiters) w.resolve();
+    // --wal-fsync=rotate: new directory entries are synced in the background, off this thread.
+    if (this.#directoryDirty) void this.#syncDirectory().catch(() => undefined);
   }
+
+  /** Syncs the WAL directory when a segment was created since the last time; shares one fsync in flight. */
+  #syncDirectory(): Promise<void> {
+    if (!this.#directoryDirty) return this.#directorySync ?? Promise.resolve();
+    this.#directoryDirty = false;
+    const sync = syncDirectoryAsync(this.#config.storageDir).finally(() => {
+      if (this.#directorySync === sync) this.#directorySync = undefined;
+    });
+    this.#directorySync = sync;
+    return sync;
+  }
+
+  #directorySync: Promise<void> | undefined;
 
   #appendBlock(prefix: string, pieces: PendingRows[], rows: number, touched: Map<SegmentFile, number>): void {
     const payload = pieces.length === 1 ? pieces[0]!.block : this.#merge(pieces);
@@ -156,7 +178,11 @@ export class WalWriter {
 
   #open(prefix: string): SegmentFile {
     const now = Date.now();
-    const seg = SegmentFile.create(this.#config.storageDir, prefix, newSegmentId(this.#writerId, now), this.#config.fsync !== 'never', now);
+    const seg = SegmentFile.create(this.#config.storageDir, prefix, newSegmentId(this.#writerId, now), now);
+    // Up to AGE_JITTER earlier than --max-segment-age, so that the segments of many tables,
+    // created together, do not all close (and fsync) in the same instant.
+    this.#rotateAt.set(seg, now + this.#config.maxSegmentAgeMs * (1 - AGE_JITTER * Math.random()));
+    this.#directoryDirty = this.#config.fsync !== 'never';
     this.#active.set(prefix, seg);
     this.#delta.bytes += seg.size;
     this.#delta.events.push({ kind: 'created', path: seg.path, prefix, size: seg.size, createdAtMs: now });
@@ -187,6 +213,7 @@ export class WalWriter {
   /** Takes a segment out of service; it is closed as soon as no fsync is in flight on it. */
   #retire(seg: SegmentFile): void {
     if (this.#active.get(seg.prefix) === seg) this.#active.delete(seg.prefix);
+    this.#rotateAt.delete(seg);
     if (this.#syncing.has(seg)) this.#retired.add(seg);
     else this.#close(seg);
   }
@@ -235,7 +262,7 @@ export class WalWriter {
   #rotateAged(now: number): void {
     let rotated = false;
     for (const seg of [...this.#active.values()]) {
-      if (now - seg.createdAtMs >= this.#config.maxSegmentAgeMs) {
+      if (now >= this.#rotateAt.get(seg)!) {
         this.#retire(seg);
         rotated = true;
       }
