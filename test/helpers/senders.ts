@@ -535,3 +535,24 @@ export function writeFile(dir: string, name: string, content: string): string {
   fs.writeFileSync(p, content);
   return p;
 }
+
+/**
+ * Prometheus (server mode) config for the sender tests: 1 s scrapes of `target` (none: an empty
+ * target list, not an empty job list, so the scrape loop ends with stale markers) and remote
+ * write to `writeUrl` with short backoffs and metadata sent every second (metadata-only requests
+ * must be accepted and write nothing).
+ */
+export function prometheusConfig(job: string, target: string | undefined, writeUrl: string): string {
+  return JSON.stringify({
+    global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1m' },
+    scrape_configs: [{ job_name: job, static_configs: [{ targets: target === undefined ? [] : [target] }] }],
+    remote_write: [
+      {
+        url: writeUrl,
+        remote_timeout: '10s',
+        queue_config: { batch_send_deadline: '1s', retry_on_http_429: true, min_backoff: '100ms', max_backoff: '1s' },
+        metadata_config: { send: true, send_interval: '1s' },
+      },
+    ],
+  });
+}

@@ -19,6 +19,7 @@ import {
   freePort,
   httpGet,
   needBinaries,
+  prometheusConfig,
   parsePromtoolDump,
   rowKey,
   runToCompletion,
@@ -33,22 +34,6 @@ import {
 
 const JOB = 'adxi-prometheus-backpressure';
 const bins = needBinaries('prometheus', 'promtool');
-
-function prometheusConfig(target: string | undefined, writeUrl: string): string {
-  return JSON.stringify({
-    global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1m' },
-    // An empty target list (not an empty job list) so the scrape loop ends with stale markers.
-    scrape_configs: [{ job_name: JOB, static_configs: [{ targets: target === undefined ? [] : [target] }] }],
-    remote_write: [
-      {
-        url: writeUrl,
-        remote_timeout: '10s',
-        queue_config: { batch_send_deadline: '1s', retry_on_http_429: true, min_backoff: '100ms', max_backoff: '1s' },
-        metadata_config: { send: true, send_interval: '1s' },
-      },
-    ],
-  });
-}
 
 t.test('a real Prometheus loses nothing through backpressure and a restart of the ingestor', { skip: bins.skip, timeout: 120_000 }, async (t) => {
   if (bins.missing.length > 0) {
@@ -76,7 +61,7 @@ t.test('a real Prometheus loses nothing through backpressure and a restart of th
   const dir = tempDir('adxi-prom-bp-');
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const tsdb = path.join(dir, 'tsdb');
-  const configFile = writeFile(dir, 'prometheus.yml', prometheusConfig(target.address, first.url));
+  const configFile = writeFile(dir, 'prometheus.yml', prometheusConfig(JOB, target.address, first.url));
 
   const started = await startOnFreePort(
     t,
@@ -126,7 +111,7 @@ t.test('a real Prometheus loses nothing through backpressure and a restart of th
     await waitFor('2 more scrapes after the restart', () => target.scrapes() >= scrapesAtRestart + 2, 10_000);
 
     // 4. Stop scraping (stale markers), let remote write drain, stop Prometheus.
-    fs.writeFileSync(configFile, prometheusConfig(undefined, srv2.url));
+    fs.writeFileSync(configFile, prometheusConfig(JOB, undefined, srv2.url));
     const reloadsBefore = metricValue(await httpGet(`${web}/metrics`), 'prometheus_config_last_reload_success_timestamp_seconds');
     prom.signal('SIGHUP');
     await waitFor('config reload', async () => metricValue(await httpGet(`${web}/metrics`), 'prometheus_config_last_reload_success_timestamp_seconds') > reloadsBefore, 10_000);

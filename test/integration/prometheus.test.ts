@@ -17,6 +17,7 @@ import {
   exposition,
   httpGet,
   needBinaries,
+  prometheusConfig,
   ODD_LABEL_VALUE,
   parsePromtoolDump,
   rowKey,
@@ -34,23 +35,6 @@ const JOB = 'adxi-prometheus';
 const SCRAPES = 10;
 const bins = needBinaries('prometheus', 'promtool');
 
-function prometheusConfig(target: string | undefined, writeUrl: string): string {
-  return JSON.stringify({
-    global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1m' },
-    // An empty target list (not an empty job list) so the scrape loop ends with stale markers.
-    scrape_configs: [{ job_name: JOB, static_configs: [{ targets: target === undefined ? [] : [target] }] }],
-    remote_write: [
-      {
-        url: writeUrl,
-        remote_timeout: '10s',
-        queue_config: { batch_send_deadline: '1s', retry_on_http_429: true, min_backoff: '100ms', max_backoff: '1s' },
-        // Metadata-only requests (no time series) must be accepted and write nothing.
-        metadata_config: { send: true, send_interval: '1s' },
-      },
-    ],
-  });
-}
-
 t.test('every sample Prometheus remote-writes lands in the WAL, and nothing else', { skip: bins.skip, timeout: 90_000 }, async (t) => {
   if (bins.missing.length > 0) {
     t.fail(`CI is set but ${bins.missing.join(', ')} is not installed (scripts/install-test-deps.sh installs it)`);
@@ -66,7 +50,7 @@ t.test('every sample Prometheus remote-writes lands in the WAL, and nothing else
   const dir = tempDir('adxi-prom-');
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const tsdb = path.join(dir, 'tsdb');
-  const configFile = writeFile(dir, 'prometheus.yml', prometheusConfig(target.address, server.url));
+  const configFile = writeFile(dir, 'prometheus.yml', prometheusConfig(JOB, target.address, server.url));
 
   const started = await startOnFreePort(
     t,
@@ -86,7 +70,7 @@ t.test('every sample Prometheus remote-writes lands in the WAL, and nothing else
     // Remove the target: Prometheus ends the scrape loop and, two intervals later, writes stale
     // markers for every series it had (it does not when the whole job goes, hence an empty target
     // list). After that nothing new is appended.
-    fs.writeFileSync(configFile, prometheusConfig(undefined, server.url));
+    fs.writeFileSync(configFile, prometheusConfig(JOB, undefined, server.url));
     const reloadsBefore = metricValue(await httpGet(`${web}/metrics`), 'prometheus_config_last_reload_success_timestamp_seconds');
     prom.signal('SIGHUP');
     await waitFor('config reload', async () => metricValue(await httpGet(`${web}/metrics`), 'prometheus_config_last_reload_success_timestamp_seconds') > reloadsBefore, 10_000);
