@@ -8,6 +8,7 @@ import { startIngestServer } from './ingest/ingest-server.js';
 import { RemoteWriteHandler } from './ingest/remote-write-handler.js';
 import type { Logger } from './log/logger.js';
 import { startOpsServer } from './ops/ops-server.js';
+import { loadNativeHotPath, selectHotPath } from './transform/native-hot-path.js';
 import { WalCatalog } from './wal/wal-catalog.js';
 
 export interface RunningServer {
@@ -23,6 +24,13 @@ const STATS_LOG_INTERVAL_MS = 60_000;
 
 /** Composition root of `adx-ingestor serve`: wires the parts together and nothing else. */
 export async function serve(config: Config, log: Logger): Promise<RunningServer> {
+  const hotPath = selectHotPath(config.transform.hotPath);
+  if (hotPath instanceof Error) throw new Error(`--hot-path native: ${hotPath.message}`);
+  if (hotPath === undefined && config.transform.hotPath === 'auto') {
+    const why = loadNativeHotPath() as Error;
+    log.warn('native hot path unavailable: remote write 1.0 runs on the TypeScript writer (about half the throughput)', { reason: why.message });
+  }
+  log.info('hot path', { remoteWrite1: hotPath === undefined ? 'typescript' : 'native', remoteWrite2: 'typescript' });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const catalog = new WalCatalog(config.wal, log, registry);

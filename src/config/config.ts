@@ -17,6 +17,8 @@ export interface TransformConfig {
   readonly maxLabelBytes: number;
   /** Per worker thread; 0 disables the series cache. */
   readonly seriesCacheBytes: number;
+  /** Who writes rows of remote write 1.0 series already seen (src/transform/native-hot-path.ts). */
+  readonly hotPath: 'auto' | 'native' | 'typescript';
 }
 
 export interface WalConfig {
@@ -158,6 +160,7 @@ function transformConfig(raw: Raw): TransformConfig {
     maxLabelsPerSeries: int(raw, 'max-labels-per-series', 1),
     maxLabelBytes: parseSize('max-label-bytes', one(raw, 'max-label-bytes')),
     seriesCacheBytes: parseSize('series-cache-size', one(raw, 'series-cache-size')),
+    hotPath: one(raw, 'hot-path') as TransformConfig['hotPath'],
   };
 }
 

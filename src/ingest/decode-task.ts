@@ -10,6 +10,7 @@ import { decodeWriteRequestV1 } from '../prom/remote-write-v1.js';
 import { decodeWriteRequestV2 } from '../prom/remote-write-v2.js';
 import { ByteOutPool } from '../transform/csv-bytes.js';
 import { MetricsCsvWriter, type TableBytes } from '../transform/metrics-csv-writer.js';
+import { selectHotPath } from '../transform/native-hot-path.js';
 import { blockDecodedLength } from '../wal/s2.js';
 import { WalWriter, type PendingRows } from '../wal/wal-writer.js';
 import type { DecodeResult, DecodeTask, DecodeWorkerData, WorkerWalMessage } from './task-types.js';
@@ -17,7 +18,10 @@ import type { DecodeResult, DecodeTask, DecodeWorkerData, WorkerWalMessage } fro
 const data = workerData as DecodeWorkerData;
 const hasher = await xxhash();
 const buffers = new ByteOutPool();
-const builder = new MetricsCsvWriter(data.config.transform, hasher, data.config.transform.seriesCacheBytes, buffers);
+// The main thread checked at start-up that `--hot-path native` loads (src/main.ts).
+const hotPath = selectHotPath(data.config.transform.hotPath);
+const native = hotPath instanceof Error ? undefined : hotPath;
+const builder = new MetricsCsvWriter(data.config.transform, hasher, data.config.transform.seriesCacheBytes, buffers, native);
 const writer = new WalWriter(data.config.wal, threadId, builder.schema.headerLine, (delta) => {
   parentPort?.postMessage({ type: 'wal-delta', delta } satisfies WorkerWalMessage);
 });
@@ -49,19 +53,19 @@ export async function decodeTask(task: DecodeTask): Promise<DecodeResult> {
     const raw = decompressChecked(body, data.config.server.maxDecompressedBytes);
     builder.reset();
     if (task.protocol === 'v2') decodeWriteRequestV2(raw, builder);
-    else decodeWriteRequestV1(raw, builder);
-    const cache = builder.cache;
+    else if (!builder.encodeV1(raw)) decodeWriteRequestV1(raw, builder);
+    const cache = builder.cacheStats();
     const result = {
       samples: builder.samples,
       histograms: builder.histograms,
       exemplars: builder.exemplars,
       rows: builder.rows,
       droppedSeries: builder.droppedSeries,
-      seriesCacheHits: cache ? cache.hits - reportedHits : 0,
-      seriesCacheMisses: cache ? cache.misses - reportedMisses : 0,
+      seriesCacheHits: cache.hits - reportedHits,
+      seriesCacheMisses: cache.misses - reportedMisses,
     };
-    reportedHits = cache?.hits ?? 0;
-    reportedMisses = cache?.misses ?? 0;
+    reportedHits = cache.hits;
+    reportedMisses = cache.misses;
     await writer.write(pendingRows(builder.tables()));
     return { ok: true, ...result, wal: writer.takeDelta() };
   } catch (e) {

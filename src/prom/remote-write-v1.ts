@@ -122,6 +122,21 @@ let nameEnd = 0;
 let valueStart = 0;
 let valueEnd = 0;
 
+/**
+ * Passes the Label fields in `buf[start, end)` (contiguous `labels` fields of one TimeSeries, as
+ * a sink's series key) to `sink.label`; other fields there are skipped.
+ */
+export function emitLabels(buf: Uint8Array, start: number, end: number, sink: SeriesSink): void {
+  const r = new ProtoReader(buf);
+  r.pos = start;
+  r.end = end;
+  while (r.pos < end) {
+    const tag = r.tag();
+    if (tag === 0x0a) emitLabel(r, sink);
+    else r.skip(tag);
+  }
+}
+
 /** Reads one length-prefixed Label and passes its byte ranges to the sink. */
 function emitLabel(r: ProtoReader, sink: SeriesSink): void {
   const len = r.len();

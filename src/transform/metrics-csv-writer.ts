@@ -10,6 +10,8 @@ import { MetricsRowBuilder, type Hash64 } from './metrics-rows.js';
 import { segmentPrefix } from '../wal/segment-name.js';
 import { metricsSchema, type MetricsSchema } from './metrics-schema.js';
 import { SeriesCache } from './series-cache.js';
+import type { NativeContext, NativeHotPath } from './native-hot-path.js';
+import { emitLabels } from '../prom/remote-write-v1.js';
 
 /** xxhash64 over bytes (xxhash-wasm's `h64Raw`). */
 export interface RawHash64 extends Hash64 {
@@ -85,6 +87,15 @@ export class MetricsCsvWriter implements SeriesSink {
   #tableId = -1;
   readonly #middle = new ByteOut(1024);
   readonly #idInput = new ByteOut(1024);
+  /** The native hot path (remote write 1.0), when in use; see `encodeV1`. */
+  readonly #native: NativeHotPath | undefined;
+  readonly #nativeCtx: NativeContext | undefined;
+  readonly #nativeIo = new Int32Array(2);
+  readonly #nativeCounters = new Float64Array(5);
+  #nativeInfo = new Int32Array(3 * 256);
+  readonly #nativeStats = new Float64Array(4);
+  /** The request being encoded natively (for `prepare` callbacks). */
+  #nativeRequest: Uint8Array | undefined;
   samples = 0;
   histograms = 0;
   exemplars = 0;
@@ -92,8 +103,10 @@ export class MetricsCsvWriter implements SeriesSink {
   droppedSeries = 0;
 
   /** `seriesCacheBytes` 0 disables the series cache; `pool` recycles the tables' buffers. */
-  constructor(config: TransformConfig, hash: RawHash64, seriesCacheBytes = 0, pool = new ByteOutPool()) {
+  constructor(config: TransformConfig, hash: RawHash64, seriesCacheBytes = 0, pool = new ByteOutPool(), native?: NativeHotPath) {
     this.#config = config;
+    this.#native = native;
+    this.#nativeCtx = native?.create(seriesCacheBytes);
     this.#pool = pool;
     this.#cache = seriesCacheBytes > 0 ? new SeriesCache(seriesCacheBytes) : undefined;
     this.#hash = hash;
@@ -153,6 +166,78 @@ export class MetricsCsvWriter implements SeriesSink {
   get cache(): SeriesCache | undefined {
     return this.#cache;
   }
+
+  /** Lookups and entries of both series caches (TypeScript and native), since the start. */
+  cacheStats(): { hits: number; misses: number; entries: number } {
+    let hits = this.#cache?.hits ?? 0;
+    let misses = this.#cache?.misses ?? 0;
+    let entries = this.#cache?.entries ?? 0;
+    if (this.#nativeCtx !== undefined) {
+      const s = this.#nativeStats;
+      this.#native!.stats(this.#nativeCtx, s);
+      hits += s[0]!;
+      misses += s[1]!;
+      entries += s[2]!;
+    }
+    return { hits, misses, entries };
+  }
+
+  /** Whether `encodeV1` can take requests (the native addon is loaded). */
+  get native(): boolean {
+    return this.#nativeCtx !== undefined;
+  }
+
+  /**
+   * Remote write 1.0 through the native hot path: rows of series already seen are written in C;
+   * each new series is prepared here (`#nativePrepare`: the same validation and middle as the
+   * TypeScript path) and cached there. Returns false — nothing written, the caller decodes with
+   * `decodeWriteRequestV1` after a `reset()` — for anything outside the native subset (see
+   * native/hotpath.c). Errors from preparing a series throw, as in the TypeScript path.
+   */
+  encodeV1(request: Uint8Array): boolean {
+    const native = this.#native;
+    const ctx = this.#nativeCtx;
+    if (native === undefined || ctx === undefined) return false;
+    this.#nativeRequest = request;
+    let status: number;
+    try {
+      status = native.encodeV1(ctx, request, this.#nativePrepare, this.#nativeIo, this.#nativeCounters);
+    } finally {
+      this.#nativeRequest = undefined;
+    }
+    if (status !== 0) {
+      this.reset();
+      return false;
+    }
+    const c = this.#nativeCounters;
+    const tables = c[4]!;
+    if (this.#nativeInfo.length < 3 * tables) this.#nativeInfo = new Int32Array(3 * tables * 2);
+    const info = this.#nativeInfo;
+    native.tableInfo(ctx, info);
+    for (let i = 0; i < tables; i++) {
+      const t = this.#targetById(info[3 * i]!);
+      const out = t.out;
+      out.reserve(info[3 * i + 1]!);
+      out.len += native.copyTable(ctx, info[3 * i]!, out.buf, out.len);
+      t.rows += info[3 * i + 2]!;
+    }
+    this.samples += c[0]!;
+    this.rows += c[1]!;
+    this.exemplars += c[2]!;
+    this.droppedSeries += c[3]!;
+    return true;
+  }
+
+  /** A series the native cache has not seen: validate and prepare it; hand over its middle. */
+  readonly #nativePrepare = (keyStart: number, keyEnd: number): Uint8Array | undefined => {
+    this.beginSeries();
+    emitLabels(this.#nativeRequest!, keyStart, keyEnd, this);
+    this.#prepare();
+    const io = this.#nativeIo;
+    io[0] = this.#dropped ? -1 : this.#tableId;
+    io[1] = this.#dropped ? 0 : this.#middle.len;
+    return this.#dropped ? undefined : this.#middle.buf;
+  };
 
   label(buf: Uint8Array, nameStart: number, nameEnd: number, valueStart: number, valueEnd: number): void {
     if (nameEnd === nameStart) throw new IngestError('invalid_labels', 'a label has an empty name');

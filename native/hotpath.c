@@ -1,0 +1,797 @@
+/*
+ * adx-ingestor native hot path: remote write 1.0 → metrics CSV rows, for series already seen.
+ *
+ * What it does, per request (`encodeV1`): walks the decompressed `prometheus.WriteRequest`,
+ * looks every series up in a series cache (key: the encoded bytes of its contiguous Label
+ * fields, exactly as src/transform/series-cache.ts), and writes one CSV row per sample —
+ * timestamp, the cached constant middle `,SeriesId,lifted...,"{Labels}",`, value, newline —
+ * into per-table buffers. A series it has not seen is handed to a JavaScript callback
+ * (`prepare`), which runs the TypeScript writer's validation and middle-building code; the
+ * result is cached here. So every rule about labels, tables, drops and escaping stays in one
+ * place (TypeScript), and this file only does the steady-state work: hash, compare, copy, format.
+ *
+ * Anything outside the common shape — native histograms, labels interleaved with other fields,
+ * a series without labels, unusual protobuf (3+ byte tags, overlong varints, groups),
+ * timestamps outside years 1970–9999, values of 1e21 or more — makes `encodeV1` return
+ * FALLBACK before any output is visible, and the caller decodes the request with the TypeScript
+ * decoder, which is authoritative for errors. Output is byte-identical to the TypeScript writer
+ * (test/transform/native-hot-path.test.ts checks random requests against it).
+ *
+ * Numbers: values are written as JavaScript `toFixed(9)` does (exact decimal expansion, ties
+ * away from zero), computed exactly with 128-bit integers; timestamps as RFC 3339 with the
+ * fraction's trailing zeros trimmed.
+ *
+ * Lifetime: one context per worker thread (not thread-safe); request bytes are borrowed for the
+ * call; table outputs stay valid until the next `encodeV1` on the context.
+ */
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OK = 0, FALLBACK = 1 };
+
+/* ---- series cache (the layout and policy of src/transform/series-cache.ts) ---- */
+
+enum { SLOT = 8, S_GEN = 0, S_HASH = 1, S_KEY_AT = 2, S_KEY_LEN = 3, S_MID_LEN = 4, S_TABLE = 5 };
+#define BYTES_PER_ENTRY 192
+#define SATURATED_LOOKUPS_PER_ENTRY 16
+#define INITIAL_SLOTS (1u << 14)
+
+typedef struct {
+  uint8_t *buf;
+  size_t len, cap;
+  uint32_t rows;
+  int touched;
+} TableOut;
+
+typedef struct {
+  uint8_t *arena;
+  size_t arena_size, arena_used;
+  int32_t *slots;
+  uint32_t mask, max_slots;
+  int32_t generation;
+  uint32_t entries;
+  int64_t miss_slot;
+  uint32_t miss_hash;
+  double hits, misses, lookups_at_clear, hits_at_clear, saturated_until;
+
+  TableOut *tables;
+  uint32_t ntables;
+  int32_t *touched;
+  uint32_t ntouched, touched_cap;
+
+  int64_t cached_second;
+  uint8_t second_text[19];
+
+  /* Per request counters. */
+  double samples, rows, exemplars, dropped_series;
+} Ctx;
+
+static inline uint64_t rd64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+/* A multiply-xorshift hash over 8-byte words: keys are ~100–400 bytes of label text. */
+static uint32_t hash_key(const uint8_t *p, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    h = (h ^ rd64(p + i)) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  if (i < n) {
+    uint64_t t = 0;
+    memcpy(&t, p + i, n - i);
+    h = (h ^ t) * 0xc4ceb9fe1a85ec53ull;
+  }
+  h ^= h >> 29;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 32;
+  return (uint32_t)h;
+}
+
+static inline uint32_t slot_of(uint32_t h, uint32_t mask) { return (h ^ (h >> 15)) & mask; }
+
+/* Entry (slot base index) for the key, or -1; a miss remembers its slot for `cache_insert`. */
+static int64_t cache_find(Ctx *c, const uint8_t *key, size_t n) {
+  uint32_t h = hash_key(key, n);
+  uint32_t slot = slot_of(h, c->mask);
+  int32_t *slots = c->slots;
+  for (;;) {
+    int32_t *s = slots + (size_t)slot * SLOT;
+    if (s[S_GEN] != c->generation) break;
+    if ((uint32_t)s[S_HASH] == h && (size_t)s[S_KEY_LEN] == n && memcmp(c->arena + s[S_KEY_AT], key, n) == 0) {
+      c->hits++;
+      return (int64_t)slot * SLOT;
+    }
+    slot = (slot + 1) & c->mask;
+  }
+  c->misses++;
+  c->miss_slot = slot;
+  c->miss_hash = h;
+  return -1;
+}
+
+static void cache_clear(Ctx *c) {
+  c->generation++;
+  c->entries = 0;
+  c->arena_used = 0;
+  c->miss_slot = -1;
+  c->saturated_until = 0;
+  c->lookups_at_clear = c->hits + c->misses;
+  c->hits_at_clear = c->hits;
+}
+
+/* Doubles the slot table; returns 0 when out of memory (the table stays as it was). */
+static int cache_grow(Ctx *c) {
+  uint32_t size = (c->mask + 1) * 2;
+  int32_t *next = calloc((size_t)size * SLOT, sizeof(int32_t));
+  if (next == NULL) return 0;
+  uint32_t mask = size - 1;
+  for (size_t base = 0; base < (size_t)(c->mask + 1) * SLOT; base += SLOT) {
+    const int32_t *s = c->slots + base;
+    if (s[S_GEN] != c->generation) continue;
+    uint32_t slot = slot_of((uint32_t)s[S_HASH], mask);
+    while (next[(size_t)slot * SLOT + S_GEN] == c->generation) slot = (slot + 1) & mask;
+    memcpy(next + (size_t)slot * SLOT, s, SLOT * sizeof(int32_t));
+  }
+  free(c->slots);
+  c->slots = next;
+  c->mask = mask;
+  return 1;
+}
+
+/* Re-probes for `key` after the table changed, without counting the lookup. */
+static void cache_reprobe(Ctx *c, const uint8_t *key, size_t n) {
+  cache_find(c, key, n);
+  c->misses--;
+}
+
+/* Stores the entry for the key of the last missed find (the policy of SeriesCache.insert). */
+static void cache_insert(Ctx *c, const uint8_t *key, size_t key_len, const uint8_t *mid, size_t mid_len, int32_t table) {
+  if (c->miss_slot < 0) return;
+  if (c->saturated_until > 0) {
+    if (c->hits + c->misses < c->saturated_until) return;
+    cache_clear(c);
+    cache_reprobe(c, key, key_len);
+  } else if (2 * ((size_t)c->entries + 1) > (size_t)c->mask + 1 && c->mask + 1 < c->max_slots) {
+    if (cache_grow(c)) cache_reprobe(c, key, key_len);
+  }
+  if (c->arena_used + key_len + mid_len > c->arena_size || 2 * ((size_t)c->entries + 1) > (size_t)c->mask + 1) {
+    double lookups = c->hits + c->misses - c->lookups_at_clear;
+    if (2 * (c->hits - c->hits_at_clear) < lookups) {
+      c->saturated_until = c->hits + c->misses + SATURATED_LOOKUPS_PER_ENTRY * (double)c->entries;
+      return;
+    }
+    cache_clear(c);
+    cache_reprobe(c, key, key_len);
+  }
+  if (key_len + mid_len > c->arena_size) return;
+  int32_t *s = c->slots + (size_t)c->miss_slot * SLOT;
+  size_t at = c->arena_used;
+  memcpy(c->arena + at, key, key_len);
+  memcpy(c->arena + at + key_len, mid, mid_len);
+  c->arena_used = at + key_len + mid_len;
+  s[S_GEN] = c->generation;
+  s[S_HASH] = (int32_t)c->miss_hash;
+  s[S_KEY_AT] = (int32_t)at;
+  s[S_KEY_LEN] = (int32_t)key_len;
+  s[S_MID_LEN] = (int32_t)mid_len;
+  s[S_TABLE] = table;
+  c->entries++;
+  c->miss_slot = -1;
+}
+
+/* ---- protobuf (only the accepted subset; anything else is FALLBACK) ---- */
+
+typedef struct {
+  const uint8_t *p;
+  const uint8_t *end;
+} Rd;
+
+/* A varint of at most 10 bytes with no bits beyond 64; 0 on anything else. */
+static inline int rd_varint(Rd *r, uint64_t *out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    if (r->p >= r->end) return 0;
+    uint8_t b = *r->p++;
+    if (shift == 63 && b > 1) return 0;
+    v |= (uint64_t)(b & 0x7f) << shift;
+    if (b < 0x80) {
+      *out = v;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* A tag of 1 or 2 bytes (field numbers below 2048), field number not 0. */
+static inline int rd_tag(Rd *r, uint32_t *tag) {
+  if (r->p >= r->end) return 0;
+  uint8_t b = *r->p++;
+  if (b < 0x80) {
+    *tag = b;
+  } else {
+    if (r->p >= r->end) return 0;
+    uint8_t b2 = *r->p++;
+    if (b2 >= 0x80) return 0;
+    *tag = (b & 0x7fu) | ((uint32_t)b2 << 7);
+  }
+  return (*tag >> 3) != 0;
+}
+
+/* Reads a LEN prefix; the payload must fit in the current message. */
+static inline int rd_len(Rd *r, size_t *n) {
+  uint64_t v;
+  if (!rd_varint(r, &v) || v > (uint64_t)(r->end - r->p)) return 0;
+  *n = (size_t)v;
+  return 1;
+}
+
+static int rd_skip(Rd *r, uint32_t tag) {
+  uint64_t v;
+  size_t n;
+  switch (tag & 7) {
+    case 0: return rd_varint(r, &v);
+    case 1: if (r->end - r->p < 8) return 0; r->p += 8; return 1;
+    case 2: if (!rd_len(r, &n)) return 0; r->p += n; return 1;
+    case 5: if (r->end - r->p < 4) return 0; r->p += 4; return 1;
+    default: return 0;
+  }
+}
+
+/* ---- text ---- */
+
+static uint8_t *put_u64(uint8_t *o, uint64_t v) {
+  uint8_t tmp[20];
+  int n = 0;
+  do {
+    tmp[n++] = (uint8_t)('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (n > 0) *o++ = tmp[--n];
+  return o;
+}
+
+static uint8_t *put_u128(uint8_t *o, unsigned __int128 v) {
+  uint8_t tmp[40];
+  int n = 0;
+  do {
+    tmp[n++] = (uint8_t)('0' + (unsigned)(v % 10));
+    v /= 10;
+  } while (v != 0);
+  while (n > 0) *o++ = tmp[--n];
+  return o;
+}
+
+static uint8_t *put_frac9(uint8_t *o, uint32_t q) {
+  *o++ = '.';
+  for (int d = 8; d >= 0; d--) {
+    o[d] = (uint8_t)('0' + q % 10);
+    q /= 10;
+  }
+  return o + 9;
+}
+
+/*
+ * `formatValue` (src/transform/csv-format.ts): NaN, ±Inf, and otherwise JavaScript's
+ * `toFixed(9)`: n = round(|v| · 10^9) with ties away from zero, exactly. Returns NULL for
+ * |v| ≥ 1e21 (the caller falls back). At most 32 bytes.
+ */
+static uint8_t *put_value(uint8_t *o, double v) {
+  uint64_t bits;
+  memcpy(&bits, &v, 8);
+  int neg = (int)(bits >> 63);
+  int exp = (int)((bits >> 52) & 0x7ff);
+  uint64_t frac = bits & ((1ull << 52) - 1);
+  if (exp == 0x7ff) {
+    if (frac != 0) return (uint8_t *)memcpy(o, "NaN", 3) + 3;
+    memcpy(o, neg ? "-Inf" : "+Inf", 4);
+    return o + 4;
+  }
+  if (neg) *o++ = '-';
+  if (v >= 1e21 || v <= -1e21) return NULL;
+  uint64_t m;
+  int e;
+  if (exp == 0) {
+    m = frac; /* subnormal (or zero) */
+    e = -1074;
+  } else {
+    m = frac | (1ull << 52);
+    e = exp - 1075;
+  }
+  if (e >= 0) { /* an integer below 1e21 < 2^70 */
+    o = put_u128(o, (unsigned __int128)m << e);
+    return put_frac9(o, 0);
+  }
+  int k = -e;
+  uint64_t int_part = k < 64 ? m >> k : 0;
+  uint64_t rest = k < 64 ? m & ((1ull << k) - 1) : m;
+  unsigned __int128 p = (unsigned __int128)rest * 1000000000u; /* < 2^83 */
+  uint64_t q = 0;
+  if (k < 128) {
+    q = (uint64_t)(p >> k);
+    unsigned __int128 rem = p - ((unsigned __int128)q << k);
+    if (rem >= ((unsigned __int128)1 << (k - 1))) q++; /* ties away from zero, as toFixed */
+  } /* else: p < 2^83 < half of 2^k, rounds to 0 */
+  if (q == 1000000000u) {
+    int_part++;
+    q = 0;
+  }
+  o = put_u64(o, int_part);
+  return put_frac9(o, (uint32_t)q);
+}
+
+/* Days since 1970-01-01 → civil date (H. Hinnant's algorithm), for days ≥ 0. */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+  z += 719468;
+  int64_t era = z / 146097;
+  unsigned doe = (unsigned)(z - era * 146097);
+  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static void put2(uint8_t *o, unsigned v) {
+  o[0] = (uint8_t)('0' + v / 10);
+  o[1] = (uint8_t)('0' + v % 10);
+}
+
+/* Last millisecond of 9999-12-31: four-digit years only (the TypeScript writer handles others). */
+#define MAX_FAST_MS 253402300799999LL
+
+/* `writeTimestamp`: 2024-05-01T12:00:00.5Z, for 0 ≤ ms ≤ MAX_FAST_MS. At most 24 bytes. */
+static uint8_t *put_timestamp(Ctx *c, uint8_t *o, int64_t ms) {
+  int64_t second = ms / 1000;
+  unsigned frac = (unsigned)(ms % 1000);
+  if (second != c->cached_second) {
+    int64_t days = second / 86400, y;
+    unsigned sod = (unsigned)(second % 86400), mo, d;
+    civil_from_days(days, &y, &mo, &d);
+    uint8_t *t = c->second_text;
+    put2(t, (unsigned)(y / 100));
+    put2(t + 2, (unsigned)(y % 100));
+    t[4] = '-';
+    put2(t + 5, mo);
+    t[7] = '-';
+    put2(t + 8, d);
+    t[10] = 'T';
+    put2(t + 11, sod / 3600);
+    t[13] = ':';
+    put2(t + 14, sod / 60 % 60);
+    t[16] = ':';
+    put2(t + 17, sod % 60);
+    c->cached_second = second;
+  }
+  memcpy(o, c->second_text, 19);
+  o += 19;
+  if (frac != 0) {
+    *o++ = '.';
+    *o++ = (uint8_t)('0' + frac / 100);
+    if (frac % 100 != 0) {
+      *o++ = (uint8_t)('0' + frac / 10 % 10);
+      if (frac % 10 != 0) *o++ = (uint8_t)('0' + frac % 10);
+    }
+  }
+  *o++ = 'Z';
+  return o;
+}
+
+/* ---- per-table output ---- */
+
+static TableOut *table_out(Ctx *c, uint32_t id) {
+  if (id >= c->ntables) {
+    uint32_t n = c->ntables ? c->ntables : 64;
+    while (n <= id) n *= 2;
+    TableOut *t = realloc(c->tables, (size_t)n * sizeof(TableOut));
+    if (t == NULL) return NULL;
+    memset(t + c->ntables, 0, (size_t)(n - c->ntables) * sizeof(TableOut));
+    c->tables = t;
+    c->ntables = n;
+  }
+  TableOut *t = &c->tables[id];
+  if (!t->touched) {
+    if (c->ntouched == c->touched_cap) {
+      uint32_t n = c->touched_cap ? c->touched_cap * 2 : 64;
+      int32_t *list = realloc(c->touched, (size_t)n * sizeof(int32_t));
+      if (list == NULL) return NULL;
+      c->touched = list;
+      c->touched_cap = n;
+    }
+    c->touched[c->ntouched++] = (int32_t)id;
+    t->touched = 1;
+    t->len = 0;
+    t->rows = 0;
+  }
+  return t;
+}
+
+static int table_reserve(TableOut *t, size_t n) {
+  if (t->len + n <= t->cap) return 1;
+  size_t cap = t->cap ? t->cap * 2 : 65536;
+  while (cap < t->len + n) cap *= 2;
+  uint8_t *b = realloc(t->buf, cap);
+  if (b == NULL) return 0;
+  t->buf = b;
+  t->cap = cap;
+  return 1;
+}
+
+static void reset_request(Ctx *c) {
+  for (uint32_t i = 0; i < c->ntouched; i++) c->tables[c->touched[i]].touched = 0;
+  c->ntouched = 0;
+  c->samples = c->rows = c->exemplars = c->dropped_series = 0;
+}
+
+/* ---- the request walk ---- */
+
+typedef struct {
+  napi_env env;
+  napi_value prepare; /* (keyStart, keyEnd) => Buffer holding the middle; io[0] table, io[1] length */
+  int32_t *io;
+  const uint8_t *base;
+} Call;
+
+/* Result of one series' walk: OK, FALLBACK, or ERR (a JS exception is pending). */
+enum { ERR = 2 };
+
+static int encode_series(Ctx *c, Call *call, const uint8_t *s, const uint8_t *e) {
+  Rd r = {s, e};
+  const uint8_t *key_start = NULL, *key_end = NULL, *data_start = NULL;
+  while (r.p < r.end) {
+    const uint8_t *at = r.p;
+    uint32_t tag;
+    if (!rd_tag(&r, &tag)) return FALLBACK;
+    if (tag == 0x0a) {
+      size_t n;
+      if (key_start == NULL) key_start = at;
+      else if (key_end != at) return FALLBACK; /* labels interleaved with other fields */
+      if (!rd_len(&r, &n)) return FALLBACK;
+      r.p += n;
+      key_end = r.p;
+    } else {
+      if (tag == 0x22) return FALLBACK; /* native histograms: the TypeScript path */
+      if (data_start == NULL && (tag == 0x12 || tag == 0x1a)) data_start = at;
+      if (!rd_skip(&r, tag)) return FALLBACK;
+    }
+  }
+  if (key_start == NULL) return FALLBACK; /* no labels: the TypeScript path words the error */
+
+  size_t key_len = (size_t)(key_end - key_start);
+  int64_t entry = cache_find(c, key_start, key_len);
+  const uint8_t *mid;
+  size_t mid_len;
+  int32_t table;
+  if (entry >= 0) {
+    const int32_t *slot = c->slots + entry;
+    table = slot[S_TABLE];
+    mid = c->arena + slot[S_KEY_AT] + slot[S_KEY_LEN];
+    mid_len = (size_t)slot[S_MID_LEN];
+    if (table < 0) c->dropped_series++;
+  } else {
+    napi_value args[2], result, global;
+    napi_get_global(call->env, &global);
+    napi_create_int32(call->env, (int32_t)(key_start - call->base), &args[0]);
+    napi_create_int32(call->env, (int32_t)(key_end - call->base), &args[1]);
+    if (napi_call_function(call->env, global, call->prepare, 2, args, &result) != napi_ok) return ERR;
+    table = call->io[0];
+    mid_len = (size_t)(table < 0 ? 0 : call->io[1]);
+    void *data = NULL;
+    size_t data_len = 0;
+    if (table >= 0 && (napi_get_buffer_info(call->env, result, &data, &data_len) != napi_ok || data_len < mid_len)) {
+      napi_throw_error(call->env, NULL, "prepare must return the buffer holding the series' middle");
+      return ERR;
+    }
+    mid = data;
+    cache_insert(c, key_start, key_len, mid, mid_len, table);
+  }
+  if (data_start == NULL) return OK;
+
+  TableOut *t = NULL; /* created on the first sample, so exemplars alone add no table */
+  r.p = data_start;
+  while (r.p < r.end) {
+    uint32_t tag;
+    if (!rd_tag(&r, &tag)) return FALLBACK;
+    if (tag == 0x1a) {
+      if (!rd_skip(&r, tag)) return FALLBACK;
+      c->exemplars++;
+      continue;
+    }
+    if (tag != 0x12) {
+      if (!rd_skip(&r, tag)) return FALLBACK;
+      continue;
+    }
+    size_t n;
+    if (!rd_len(&r, &n)) return FALLBACK;
+    Rd sr = {r.p, r.p + n};
+    r.p += n;
+    double value = 0;
+    uint64_t ts = 0;
+    while (sr.p < sr.end) {
+      uint32_t st;
+      if (!rd_tag(&sr, &st)) return FALLBACK;
+      if (st == 0x09) {
+        if (sr.end - sr.p < 8) return FALLBACK;
+        memcpy(&value, sr.p, 8);
+        sr.p += 8;
+      } else if (st == 0x10) {
+        if (!rd_varint(&sr, &ts)) return FALLBACK;
+      } else if (!rd_skip(&sr, st)) {
+        return FALLBACK;
+      }
+    }
+    c->samples++;
+    if (table < 0) continue; /* dropped series: counted, not written */
+    if (t == NULL && (t = table_out(c, (uint32_t)table)) == NULL) return FALLBACK;
+    int64_t ms = (int64_t)ts;
+    if (ms < 0 || ms > MAX_FAST_MS) return FALLBACK;
+    if (!table_reserve(t, 24 + mid_len + 34)) return FALLBACK;
+    uint8_t *o = put_timestamp(c, t->buf + t->len, ms);
+    memcpy(o, mid, mid_len);
+    o = put_value(o + mid_len, value);
+    if (o == NULL) return FALLBACK;
+    *o++ = '\n';
+    t->len = (size_t)(o - t->buf);
+    t->rows++;
+    c->rows++;
+  }
+  return OK;
+}
+
+/* ---- N-API glue ---- */
+
+static void ctx_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  Ctx *c = data;
+  for (uint32_t i = 0; i < c->ntables; i++) free(c->tables[i].buf);
+  free(c->tables);
+  free(c->touched);
+  free(c->slots);
+  free(c->arena);
+  free(c);
+}
+
+#define CHECK(call)                                                       \
+  do {                                                                    \
+    if ((call) != napi_ok) {                                              \
+      napi_throw_error(env, NULL, "adx_native: bad arguments to " #call); \
+      return NULL;                                                        \
+    }                                                                     \
+  } while (0)
+
+static Ctx *ctx_arg(napi_env env, napi_value v) {
+  void *data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, NULL, "adx_native: expected a context");
+    return NULL;
+  }
+  return data;
+}
+
+static int bytes_arg(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t offset;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, &ab, &offset) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "adx_native: expected a Uint8Array");
+    return 0;
+  }
+  *data = p;
+  return 1;
+}
+
+/* create(arenaBytes) → context */
+static napi_value js_create(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  double arena_bytes;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_double(env, argv[0], &arena_bytes));
+  if (!(arena_bytes >= 0) || arena_bytes > 2147483647.0) {
+    napi_throw_range_error(env, NULL, "adx_native: arena size must be 0..2^31-1 bytes");
+    return NULL;
+  }
+  Ctx *c = calloc(1, sizeof(Ctx));
+  size_t size = arena_bytes < 4096 ? 4096 : (size_t)arena_bytes;
+  uint32_t slots = 1024;
+  while ((double)slots < 2 * (double)size / BYTES_PER_ENTRY) slots *= 2;
+  uint32_t initial = slots < INITIAL_SLOTS ? slots : INITIAL_SLOTS;
+  if (c != NULL) {
+    c->arena = malloc(size); /* pages become resident as the cache fills */
+    c->slots = calloc((size_t)initial * SLOT, sizeof(int32_t));
+  }
+  if (c == NULL || c->arena == NULL || c->slots == NULL) {
+    if (c != NULL) {
+      free(c->arena);
+      free(c->slots);
+      free(c);
+    }
+    napi_throw_error(env, NULL, "adx_native: out of memory");
+    return NULL;
+  }
+  c->arena_size = size;
+  c->max_slots = slots;
+  c->mask = initial - 1;
+  c->generation = 1;
+  c->miss_slot = -1;
+  c->cached_second = -1;
+  CHECK(napi_create_external(env, c, ctx_finalize, NULL, &out));
+  return out;
+}
+
+/*
+ * encodeV1(ctx, request: Uint8Array, prepare, io: Int32Array, counters: Float64Array) → 0 | 1
+ * 0: done; counters = [samples, rows, exemplars, droppedSeries(hits only), tables touched].
+ * 1: FALLBACK, nothing to take. A JS exception from `prepare` propagates.
+ */
+static napi_value js_encode_v1(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Ctx *c = ctx_arg(env, argv[0]);
+  if (c == NULL) return NULL;
+  uint8_t *req, *io_bytes, *counter_bytes;
+  size_t req_len, io_len, counters_len;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t offset;
+  if (!bytes_arg(env, argv[1], &req, &req_len)) return NULL;
+  CHECK(napi_get_typedarray_info(env, argv[3], &type, &io_len, (void **)&io_bytes, &ab, &offset));
+  if (type != napi_int32_array || io_len < 2) {
+    napi_throw_type_error(env, NULL, "adx_native: io must be an Int32Array(2)");
+    return NULL;
+  }
+  CHECK(napi_get_typedarray_info(env, argv[4], &type, &counters_len, (void **)&counter_bytes, &ab, &offset));
+  if (type != napi_float64_array || counters_len < 5) {
+    napi_throw_type_error(env, NULL, "adx_native: counters must be a Float64Array(5)");
+    return NULL;
+  }
+  Call call = {env, argv[2], (int32_t *)io_bytes, req};
+  reset_request(c);
+  int status = OK;
+  Rd r = {req, req + req_len};
+  while (status == OK && r.p < r.end) {
+    uint32_t tag;
+    if (!rd_tag(&r, &tag)) {
+      status = FALLBACK;
+    } else if (tag == 0x0a) {
+      size_t n;
+      if (!rd_len(&r, &n)) status = FALLBACK;
+      else {
+        status = encode_series(c, &call, r.p, r.p + n);
+        r.p += n;
+      }
+    } else if (!rd_skip(&r, tag)) {
+      status = FALLBACK;
+    }
+  }
+  if (status == ERR) return NULL;
+  double *counters = (double *)counter_bytes;
+  if (status == FALLBACK) reset_request(c);
+  counters[0] = c->samples;
+  counters[1] = c->rows;
+  counters[2] = c->exemplars;
+  counters[3] = c->dropped_series;
+  counters[4] = c->ntouched;
+  CHECK(napi_create_int32(env, status, &out));
+  return out;
+}
+
+/* tableInfo(ctx, out: Int32Array) → n; out = [tableId, bytes, rows] × n (after a 0 from encodeV1) */
+static napi_value js_table_info(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Ctx *c = ctx_arg(env, argv[0]);
+  if (c == NULL) return NULL;
+  napi_typedarray_type type;
+  size_t len, offset;
+  void *data;
+  napi_value ab;
+  CHECK(napi_get_typedarray_info(env, argv[1], &type, &len, &data, &ab, &offset));
+  if (type != napi_int32_array || len < (size_t)c->ntouched * 3) {
+    napi_throw_range_error(env, NULL, "adx_native: tableInfo needs an Int32Array of 3 per table");
+    return NULL;
+  }
+  int32_t *o = data;
+  for (uint32_t i = 0; i < c->ntouched; i++) {
+    const TableOut *t = &c->tables[c->touched[i]];
+    o[3 * i] = c->touched[i];
+    o[3 * i + 1] = (int32_t)t->len;
+    o[3 * i + 2] = (int32_t)t->rows;
+  }
+  CHECK(napi_create_uint32(env, c->ntouched, &out));
+  return out;
+}
+
+/* copyTable(ctx, tableId, dest: Uint8Array, at) → bytes copied */
+static napi_value js_copy_table(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Ctx *c = ctx_arg(env, argv[0]);
+  if (c == NULL) return NULL;
+  int32_t id, at;
+  uint8_t *dest;
+  size_t dest_len;
+  CHECK(napi_get_value_int32(env, argv[1], &id));
+  if (!bytes_arg(env, argv[2], &dest, &dest_len)) return NULL;
+  CHECK(napi_get_value_int32(env, argv[3], &at));
+  if (id < 0 || (uint32_t)id >= c->ntables || !c->tables[id].touched) {
+    napi_throw_range_error(env, NULL, "adx_native: no output for that table");
+    return NULL;
+  }
+  const TableOut *t = &c->tables[id];
+  if (at < 0 || (size_t)at + t->len > dest_len) {
+    napi_throw_range_error(env, NULL, "adx_native: destination too small");
+    return NULL;
+  }
+  memcpy(dest + at, t->buf, t->len);
+  CHECK(napi_create_uint32(env, (uint32_t)t->len, &out));
+  return out;
+}
+
+/* stats(ctx, out: Float64Array) → out = [hits, misses, entries, arenaUsed] */
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Ctx *c = ctx_arg(env, argv[0]);
+  if (c == NULL) return NULL;
+  napi_typedarray_type type;
+  size_t len, offset;
+  void *data;
+  napi_value ab;
+  CHECK(napi_get_typedarray_info(env, argv[1], &type, &len, &data, &ab, &offset));
+  if (type != napi_float64_array || len < 4) {
+    napi_throw_type_error(env, NULL, "adx_native: stats needs a Float64Array(4)");
+    return NULL;
+  }
+  double *o = data;
+  o[0] = c->hits;
+  o[1] = c->misses;
+  o[2] = c->entries;
+  o[3] = (double)c->arena_used;
+  return NULL;
+}
+
+/* formatValue(v: number, out: Uint8Array) → bytes written, or -1 (|v| ≥ 1e21): for tests. */
+static napi_value js_format_value(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  double v;
+  uint8_t *dest;
+  size_t len;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_double(env, argv[0], &v));
+  if (!bytes_arg(env, argv[1], &dest, &len)) return NULL;
+  if (len < 40) {
+    napi_throw_range_error(env, NULL, "adx_native: formatValue needs 40 bytes");
+    return NULL;
+  }
+  uint8_t *end = put_value(dest, v);
+  CHECK(napi_create_int32(env, end == NULL ? -1 : (int32_t)(end - dest), &out));
+  return out;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"create", NULL, js_create, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"encodeV1", NULL, js_encode_v1, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"tableInfo", NULL, js_table_info, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"copyTable", NULL, js_copy_table, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"formatValue", NULL, js_format_value, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  return exports;
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+// Builds the native hot path (native/hotpath.c → native/build/adx_native.node) with the system C
+// compiler and the Node-API headers from the `node-api-headers` package. Node-API is ABI-stable,
+// so the result loads in any Node ≥ 18 on the same platform. Skips the compile when the output
+// is newer than the source. Without a compiler it says so and exits 0: the server then runs the
+// TypeScript writer (`--hot-path auto`) or refuses to start (`--hot-path native`).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const src = path.join(root, 'native', 'hotpath.c');
+const out = path.join(root, 'native', 'build', 'adx_native.node');
+const cc = process.env.CC || 'cc';
+
+if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs && !process.argv.includes('--force')) process.exit(0);
+
+let include;
+try {
+  include = createRequire(import.meta.url)('node-api-headers').include_dir;
+} catch (e) {
+  console.warn(`build-native: node-api-headers not installed (${e.message.split('\n')[0]}); native hot path not built`);
+  process.exit(0);
+}
+mkdirSync(path.dirname(out), { recursive: true });
+const args = ['-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror', '-fPIC', '-shared', '-I', include, src, '-o', out];
+try {
+  execFileSync(cc, args, { stdio: 'inherit' });
+  console.error(`build-native: built ${path.relative(root, out)}`);
+} catch (e) {
+  console.warn(`build-native: ${cc} ${args.join(' ')} failed (${e.message.split('\n')[0]}); the server will use the TypeScript hot path (install gcc: apt-get install -y build-essential)`);
+  process.exit(process.argv.includes('--require') ? 1 : 0);
+}

@@ -1,0 +1,72 @@
+/**
+ * Loads the native hot path (native/hotpath.c, built by scripts/build-native.mjs into
+ * native/build/adx_native.node): remote write 1.0 rows for series already seen, written in C.
+ * The TypeScript writer stays the reference and the fallback; see MetricsCsvWriter.encodeV1.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** An opaque per-thread context: the C series cache and per-table outputs. */
+export type NativeContext = { readonly __brand: 'adx-native-context' };
+
+export interface NativeHotPath {
+  create(arenaBytes: number): NativeContext;
+  /**
+   * 0: done, outputs ready (tableInfo / copyTable); 1: fall back to the TypeScript decoder.
+   * `prepare(keyStart, keyEnd)` is called for each series not in the cache: it must set
+   * io[0] = table id (-1: dropped) and io[1] = middle length, and return the Buffer holding the
+   * middle. counters ← [samples, rows, exemplars, dropped series (cache hits), tables].
+   */
+  encodeV1(
+    ctx: NativeContext,
+    request: Uint8Array,
+    prepare: (keyStart: number, keyEnd: number) => Uint8Array | undefined,
+    io: Int32Array,
+    counters: Float64Array,
+  ): number;
+  /** Fills [tableId, bytes, rows] per table of the last encode; returns the table count. */
+  tableInfo(ctx: NativeContext, out: Int32Array): number;
+  copyTable(ctx: NativeContext, tableId: number, dest: Uint8Array, at: number): number;
+  /** out ← [hits, misses, entries, arena bytes used]. */
+  stats(ctx: NativeContext, out: Float64Array): void;
+  /** `formatValue` into `out` (≥ 40 bytes): bytes written, -1 for |v| ≥ 1e21. For tests. */
+  formatValue(v: number, out: Uint8Array): number;
+}
+
+/** native/build/adx_native.node, from src/transform/ or dist/src/transform/. */
+export function nativeAddonPath(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const candidate = path.join(dir, 'native', 'build', 'adx_native.node');
+    if (existsSync(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../native/build/adx_native.node');
+}
+
+let loaded: NativeHotPath | Error | undefined;
+
+/** The addon, or the reason it cannot be used (not built, no compiler, wrong platform). */
+export function loadNativeHotPath(): NativeHotPath | Error {
+  if (loaded !== undefined) return loaded;
+  const file = nativeAddonPath();
+  try {
+    loaded = createRequire(import.meta.url)(file) as NativeHotPath;
+  } catch (e) {
+    loaded = new Error(`native hot path not available (${file}): ${(e as Error).message.split('\n')[0]}; run \`npm run build\` with a C compiler (gcc) installed`);
+  }
+  return loaded;
+}
+
+/**
+ * The addon to use under `--hot-path`: undefined for `typescript`; for `native` an Error when it
+ * cannot load; for `auto` the addon or undefined.
+ */
+export function selectHotPath(mode: 'auto' | 'native' | 'typescript'): NativeHotPath | Error | undefined {
+  if (mode === 'typescript') return undefined;
+  const native = loadNativeHotPath();
+  if (native instanceof Error) return mode === 'native' ? native : undefined;
+  return native;
+}

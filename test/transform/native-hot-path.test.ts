@@ -1,0 +1,187 @@
+import fc from 'fast-check';
+import t from 'tap';
+import type { IngestError } from '../../src/errors.js';
+import { encodeWriteRequestV1, type EncodeSeries } from '../../src/prom/remote-write-encode.js';
+import { decodeWriteRequestV1 } from '../../src/prom/remote-write-v1.js';
+import { formatValue } from '../../src/transform/csv-format.js';
+import { MetricsCsvWriter } from '../../src/transform/metrics-csv-writer.js';
+import { loadNativeHotPath, type NativeHotPath } from '../../src/transform/native-hot-path.js';
+import { hasher, transformConfig } from '../helpers/rows.js';
+
+type Outcome = { tables: Record<string, string>; samples: number; rows: number; dropped: number; exemplars: number } | { error: string };
+
+/** Decodes `body` `passes` times into one writer; returns the last outcome and how often C took the request. */
+function via(body: Uint8Array, args: string[], cacheBytes: number, passes: number, native: NativeHotPath | undefined): { outcome: Outcome; nativeTook: number } {
+  const w = new MetricsCsvWriter(transformConfig(args), hasher, cacheBytes, undefined, native);
+  let nativeTook = 0;
+  let outcome: Outcome | undefined;
+  for (let i = 0; i < passes; i++) {
+    w.reset();
+    try {
+      if (w.encodeV1(body)) nativeTook++;
+      else decodeWriteRequestV1(body, w);
+    } catch (e) {
+      outcome = { error: (e as IngestError).code ?? String(e) };
+      continue;
+    }
+    const tables: Record<string, string> = {};
+    for (const x of w.tables()) tables[x.prefix] = x.out.buf.subarray(x.start, x.out.len).toString('utf8');
+    outcome = { tables, samples: w.samples, rows: w.rows, dropped: w.droppedSeries, exemplars: w.exemplars };
+  }
+  return { outcome: outcome!, nativeTook };
+}
+
+const nameChars = fc.constantFrom('a', 'b', 'Z', '_', 'job', 'le', 'adxmon_x', 'instance', 'Pod', 'pod', '__name__', 'namespace');
+const valueText = fc.oneof(
+  fc.string({ maxLength: 12 }),
+  fc.constantFrom('', 'a"b', 'x,y', ' lead', '<&>', 'l1\nl2', 'tab\there', '\u2028\u2029', 'ünï😀', '\\', '\u0001', 'adx'),
+);
+/** Values of every kind: exact ties at the 10th decimal, huge, tiny, subnormal, NaN, ±Inf, -0. */
+const value = fc.oneof(
+  fc.double(),
+  fc.integer(),
+  fc.integer({ min: -(2 ** 40), max: 2 ** 40 }).map((k) => k / 1024),
+  fc.double({ min: -1e7, max: 1e7 }),
+  fc.constantFrom(0, -0, 2 ** -10, -(2 ** -10), 0.9999999995, 1e21, -3.5e25, 9.99e20, 5e-324, 0.1, NaN, Infinity, -Infinity, 2 ** 53 + 2),
+);
+/** Mostly inside the native range (1970–9999), some outside (the TypeScript path takes those). */
+const timestamp = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: 0, max: 253402300799999 }) },
+  { weight: 2, arbitrary: fc.constantFrom(0, 1714564800120, 1714564800000, 1714564800007, 253402300799999) },
+  { weight: 1, arbitrary: fc.integer({ min: -2e12, max: 4e12 }) },
+  { weight: 1, arbitrary: fc.constantFrom(-1, 253402300800000, 8.64e15, 8.64e15 + 1) },
+);
+const inRangeValue = value.filter((v) => !(Math.abs(v) >= 1e21));
+const inRangeTimestamp = fc.oneof(fc.integer({ min: 0, max: 253402300799999 }), fc.constantFrom(1714564800120, 1714564800000, 1714564800007));
+const seriesOf = (value: fc.Arbitrary<number>, timestamp: fc.Arbitrary<number>) => fc.record({
+  labels: fc
+    .tuple(
+      fc.constantFrom('up', 'http_requests_total', 'node:cpu:rate5m', 'go_gc', '___', 'a_b_c'),
+      fc.array(fc.tuple(nameChars, valueText), { maxLength: 6 }),
+      fc.option(fc.constantFrom('DbOne', 'x-y', '--'), { nil: undefined }),
+    )
+    .map(([name, rest, db]) => [['__name__', name] as [string, string], ...rest, ...(db === undefined ? [] : [['adxmon_database', db] as [string, string]])]),
+  samples: fc.array(fc.record({ value, timestampMs: timestamp }), { maxLength: 3 }),
+  exemplars: fc.nat(2),
+});
+/** Anything, including what makes the native path fall back. */
+const anySeries = seriesOf(value, timestamp);
+/** Within the native subset, with valid labels: C takes requests made only of these. */
+const nativeSeries = fc.record({
+  labels: fc
+    .tuple(
+      fc.constantFrom('up', 'http_requests_total', 'node:cpu:rate5m', 'go_gc', 'a_b_c'),
+      fc.uniqueArray(fc.tuple(fc.constantFrom('a', 'job', 'le', 'adxmon_x', 'instance', 'Pod', 'pod', 'namespace'), fc.string({ minLength: 1, maxLength: 8 })), { maxLength: 4, selector: ([n]) => n }),
+    )
+    .map(([name, rest]) => [['__name__', name] as [string, string], ...rest]),
+  samples: fc.array(fc.record({ value: inRangeValue, timestampMs: inRangeTimestamp }), { maxLength: 3 }),
+  exemplars: fc.nat(2),
+});
+
+const argSets = [
+  [],
+  ['--lift-labels', 'namespace,Pod=PodName'],
+  ['--add-labels', 'cluster=c1,job=override', '--drop-labels', 'http_.*=inst.*', '--drop-metrics', 'go_.*'],
+  ['--max-labels-per-series', '4', '--max-label-bytes', '8'],
+];
+
+function run(native: NativeHotPath): void {
+  t.test('the native hot path writes exactly what the TypeScript writer writes', async (t) => {
+    let tookTotal = 0;
+    let runs = 0;
+    for (const args of argSets) {
+      fc.assert(
+        fc.property(fc.array(fc.oneof(anySeries, nativeSeries, nativeSeries), { minLength: 1, maxLength: 6 }), (s) => {
+          const body = encodeWriteRequestV1(s);
+          const expected = JSON.stringify(via(body, args, 0, 1, undefined).outcome);
+          // Cache sizes: none to speak of (4 KiB: clears and saturation), roomy (1 MiB); passes
+          // after the first hit the cache.
+          for (const [cache, passes] of [[0, 1], [1 << 20, 3], [4096, 3]] as const) {
+            const { outcome, nativeTook } = via(body, args, cache, passes, native);
+            const got = JSON.stringify(outcome);
+            if (got !== expected) throw new Error(`differ (cache ${cache}, passes ${passes}) for ${JSON.stringify(s)}:\n${got}\n${expected}`);
+            tookTotal += nativeTook;
+            runs += passes;
+          }
+        }),
+        { numRuns: 400 },
+      );
+    }
+    t.ok(tookTotal > runs / 3, `C took ${tookTotal} of ${runs} decodes (the rest fell back to TypeScript), all byte-identical`);
+  });
+
+  t.test('values format as toFixed(9), exactly, over every kind of double', async (t) => {
+    const out = Buffer.alloc(64);
+    const f = new Float64Array(1);
+    const bits = new Uint32Array(f.buffer);
+    let checked = 0;
+    const check = (v: number) => {
+      const n = native.formatValue(v, out);
+      if (n < 0) {
+        if (Math.abs(v) < 1e21) throw new Error(`no native text for ${v}`);
+        return;
+      }
+      const got = out.toString('latin1', 0, n);
+      if (got !== formatValue(v)) throw new Error(`${v}: native ${got}, TypeScript ${formatValue(v)}`);
+      checked++;
+    };
+    for (const v of [0, -0, 2 ** -10, -(2 ** -10), 0.0009765625, 1.5e-9, 0.9999999995, 2 ** 52 + 0.5, 1e21 - 65536, 5e-324, NaN, -NaN, Infinity, -Infinity]) check(v);
+    for (let i = 0; i < 200_000; i++) {
+      bits[0] = (Math.random() * 2 ** 32) >>> 0;
+      bits[1] = (Math.random() * 2 ** 32) >>> 0;
+      check(f[0]!); // any bit pattern
+      check((Math.random() - 0.5) * 2 ** (Math.floor(Math.random() * 100) - 50));
+      check(Math.floor(Math.random() * 2 ** 40) * 2 ** -Math.floor(Math.random() * 45)); // exact binary fractions: ties
+    }
+    t.ok(checked > 500_000, `${checked} values agree`);
+  });
+
+  t.test('requests outside the native subset fall back and still come out right', async (t) => {
+    const cfg = transformConfig();
+    const w = new MetricsCsvWriter(cfg, hasher, 1 << 20, undefined, native);
+    const plain: EncodeSeries[] = [{ labels: [['__name__', 'up'], ['job', 'a']], samples: [{ value: 1, timestampMs: 1714564800000 }] }];
+    t.equal(w.encodeV1(encodeWriteRequestV1(plain)), true, 'a plain request is taken');
+    t.equal(w.samples, 1);
+    w.reset();
+    const old: EncodeSeries[] = [{ labels: [['__name__', 'up'], ['job', 'a']], samples: [{ value: 1, timestampMs: -1000 }] }];
+    t.equal(w.encodeV1(encodeWriteRequestV1(old)), false, 'a timestamp before 1970 falls back');
+    t.equal(w.samples, 0, 'and leaves nothing behind');
+    t.equal([...w.tables()].length, 0);
+    const h = {
+      isFloat: false, count: 5, sum: 12.5, schema: 0, zeroThreshold: 0.001, zeroCount: 1,
+      negativeSpans: [], negativeBuckets: [], positiveSpans: [{ offset: 1, length: 2 }], positiveBuckets: [2, 0],
+      customValues: [], resetHint: 0, timestampMs: 1714564800000,
+    };
+    const hist: EncodeSeries[] = [...plain, { labels: [['__name__', 'h']], histograms: [h as never] }];
+    w.reset();
+    t.equal(w.encodeV1(encodeWriteRequestV1(hist)), false, 'native histograms fall back');
+    w.reset();
+    t.equal(w.encodeV1(Buffer.from([0x0a, 0x05, 0x0a])), false, 'truncated protobuf falls back (the TypeScript decoder words the error)');
+  });
+
+  t.test('a bad new series refuses the request with the TypeScript error', async (t) => {
+    const w = new MetricsCsvWriter(transformConfig(['--max-labels-per-series', '2']), hasher, 1 << 20, undefined, native);
+    const good: EncodeSeries = { labels: [['__name__', 'up'], ['job', 'a']], samples: [{ value: 1, timestampMs: 1714564800000 }] };
+    const bad: EncodeSeries = { labels: [['__name__', 'up'], ['job', 'a'], ['x', 'y']], samples: [{ value: 1, timestampMs: 1714564800000 }] };
+    t.throws(() => w.encodeV1(encodeWriteRequestV1([good, bad])), { code: 'too_many_labels' });
+    w.reset();
+    t.throws(() => w.encodeV1(encodeWriteRequestV1([{ labels: [['job', 'a']], samples: [{ value: 1, timestampMs: 0 }] }])), { code: 'invalid_labels' });
+    w.reset();
+    t.equal(w.encodeV1(encodeWriteRequestV1([good])), true, 'the next request is fine');
+    t.equal(w.rows, 1);
+    const stats = w.cacheStats();
+    t.ok(stats.hits >= 1 && stats.entries >= 1, `cache stats count the native cache (${JSON.stringify(stats)})`);
+  });
+}
+
+// CI builds the addon (gcc is installed by scripts/install-test-deps.sh); a machine without a
+// compiler can opt out explicitly, never silently.
+const loaded = loadNativeHotPath();
+if (loaded instanceof Error && process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE === '1') {
+  t.comment(`skipped: ${loaded.message}`);
+  t.pass('native hot path not built and ADX_INGESTOR_TEST_WITHOUT_NATIVE=1');
+  t.end();
+} else {
+  if (loaded instanceof Error) throw loaded;
+  run(loaded);
+}
