@@ -9,6 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 # command the tests run -> Debian package that provides it
 declare -A NEED=(
+  [gcc]=build-essential              # the native hot path (native/hotpath.c, npm run build)
   [prometheus]=prometheus            # test/integration/prometheus.test.ts (sender)
   [promtool]=prometheus              # ... dumps Prometheus's TSDB as the ground truth
   [vmagent]=victoria-metrics         # test/integration/vmagent.test.ts (sender)
