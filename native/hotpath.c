@@ -65,6 +65,10 @@ typedef struct {
   int64_t cached_second;
   uint8_t second_text[19];
 
+  /* The request's series (see SeriesRef), reused between requests. */
+  struct SeriesRef *series;
+  size_t series_cap;
+
   /* Per request counters. */
   double samples, rows, exemplars, dropped_series;
 } Ctx;
@@ -96,9 +100,8 @@ static uint32_t hash_key(const uint8_t *p, size_t n) {
 
 static inline uint32_t slot_of(uint32_t h, uint32_t mask) { return (h ^ (h >> 15)) & mask; }
 
-/* Entry (slot base index) for the key, or -1; a miss remembers its slot for `cache_insert`. */
-static int64_t cache_find(Ctx *c, const uint8_t *key, size_t n) {
-  uint32_t h = hash_key(key, n);
+/* Entry (slot base index) for the key with hash `h`, or -1; a miss remembers its slot for `cache_insert`. */
+static int64_t cache_find(Ctx *c, const uint8_t *key, size_t n, uint32_t h) {
   uint32_t slot = slot_of(h, c->mask);
   int32_t *slots = c->slots;
   for (;;) {
@@ -147,7 +150,7 @@ static int cache_grow(Ctx *c) {
 
 /* Re-probes for `key` after the table changed, without counting the lookup. */
 static void cache_reprobe(Ctx *c, const uint8_t *key, size_t n) {
-  cache_find(c, key, n);
+  cache_find(c, key, n, c->miss_hash);
   c->misses--;
 }
 
@@ -439,10 +442,19 @@ typedef struct {
   const uint8_t *base;
 } Call;
 
-/* Result of one series' walk: OK, FALLBACK, or ERR (a JS exception is pending). */
+/* Result of a series' walk: OK, FALLBACK, or ERR (a JS exception is pending). */
 enum { ERR = 2 };
 
-static int encode_series(Ctx *c, Call *call, const uint8_t *s, const uint8_t *e) {
+/* One TimeSeries of the request, as found by `scan_series`. */
+typedef struct SeriesRef {
+  const uint8_t *key; /* its contiguous Label fields: the cache key */
+  const uint8_t *data; /* first Sample or Exemplar field, or NULL */
+  const uint8_t *end;
+  uint32_t key_len, hash;
+} SeriesRef;
+
+/* Where a series' labels and data are; FALLBACK for what the TypeScript decoder must handle. */
+static int scan_series(const uint8_t *s, const uint8_t *e, SeriesRef *ref) {
   Rd r = {s, e};
   const uint8_t *key_start = NULL, *key_end = NULL, *data_start = NULL;
   while (r.p < r.end) {
@@ -463,9 +475,33 @@ static int encode_series(Ctx *c, Call *call, const uint8_t *s, const uint8_t *e)
     }
   }
   if (key_start == NULL) return FALLBACK; /* no labels: the TypeScript path words the error */
+  ref->key = key_start;
+  ref->key_len = (uint32_t)(key_end - key_start);
+  ref->data = data_start;
+  ref->end = e;
+  ref->hash = hash_key(key_start, ref->key_len);
+  return OK;
+}
 
-  size_t key_len = (size_t)(key_end - key_start);
-  int64_t entry = cache_find(c, key_start, key_len);
+/*
+ * Asks the memory system for a series' cache entry ahead of its turn: the slot (already
+ * prefetched while scanning, so this read is cheap), then the entry's key and middle in the
+ * arena. Memory latency, not instructions, is most of a lookup once the series outgrow the CPU
+ * caches (100 k series ≈ 45 MB of arena).
+ */
+static inline void prefetch_entry(const Ctx *c, const SeriesRef *ref) {
+  const int32_t *s = c->slots + (size_t)slot_of(ref->hash, c->mask) * SLOT;
+  if (s[S_GEN] != c->generation || (uint32_t)s[S_HASH] != ref->hash) return;
+  const uint8_t *at = c->arena + s[S_KEY_AT];
+  size_t n = (size_t)s[S_KEY_LEN] + (size_t)s[S_MID_LEN];
+  for (size_t off = 0; off < n; off += 64) __builtin_prefetch(at + off);
+}
+
+/* Rows of one scanned series: cache lookup (or `prepare` and insert), then one row per sample. */
+static int write_series(Ctx *c, Call *call, const SeriesRef *ref) {
+  const uint8_t *key = ref->key;
+  size_t key_len = ref->key_len;
+  int64_t entry = cache_find(c, key, key_len, ref->hash);
   const uint8_t *mid;
   size_t mid_len;
   int32_t table;
@@ -478,8 +514,8 @@ static int encode_series(Ctx *c, Call *call, const uint8_t *s, const uint8_t *e)
   } else {
     napi_value args[2], result, global;
     napi_get_global(call->env, &global);
-    napi_create_int32(call->env, (int32_t)(key_start - call->base), &args[0]);
-    napi_create_int32(call->env, (int32_t)(key_end - call->base), &args[1]);
+    napi_create_int32(call->env, (int32_t)(key - call->base), &args[0]);
+    napi_create_int32(call->env, (int32_t)(key + key_len - call->base), &args[1]);
     if (napi_call_function(call->env, global, call->prepare, 2, args, &result) != napi_ok) return ERR;
     table = call->io[0];
     mid_len = (size_t)(table < 0 ? 0 : call->io[1]);
@@ -490,12 +526,12 @@ static int encode_series(Ctx *c, Call *call, const uint8_t *s, const uint8_t *e)
       return ERR;
     }
     mid = data;
-    cache_insert(c, key_start, key_len, mid, mid_len, table);
+    cache_insert(c, key, key_len, mid, mid_len, table);
   }
-  if (data_start == NULL) return OK;
+  if (ref->data == NULL) return OK;
 
   TableOut *t = NULL; /* created on the first sample, so exemplars alone add no table */
-  r.p = data_start;
+  Rd r = {ref->data, ref->end};
   while (r.p < r.end) {
     uint32_t tag;
     if (!rd_tag(&r, &tag)) return FALLBACK;
@@ -545,6 +581,42 @@ static int encode_series(Ctx *c, Call *call, const uint8_t *s, const uint8_t *e)
   return OK;
 }
 
+/* How many series ahead `prefetch_entry` runs: enough to cover a memory round trip. */
+#define PREFETCH_AHEAD 4
+
+/* The whole request: scan every series (hashing and prefetching slots), then write them. */
+static int encode_request(Ctx *c, Call *call, const uint8_t *req, size_t req_len) {
+  size_t n = 0;
+  Rd r = {req, req + req_len};
+  while (r.p < r.end) {
+    uint32_t tag;
+    if (!rd_tag(&r, &tag)) return FALLBACK;
+    if (tag != 0x0a) {
+      if (!rd_skip(&r, tag)) return FALLBACK;
+      continue;
+    }
+    size_t len;
+    if (!rd_len(&r, &len)) return FALLBACK;
+    if (n == c->series_cap) {
+      size_t cap = c->series_cap ? c->series_cap * 2 : 4096;
+      SeriesRef *refs = realloc(c->series, cap * sizeof(SeriesRef));
+      if (refs == NULL) return FALLBACK;
+      c->series = refs;
+      c->series_cap = cap;
+    }
+    if (scan_series(r.p, r.p + len, &c->series[n]) != OK) return FALLBACK;
+    __builtin_prefetch(c->slots + (size_t)slot_of(c->series[n].hash, c->mask) * SLOT);
+    n++;
+    r.p += len;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (i + PREFETCH_AHEAD < n) prefetch_entry(c, &c->series[i + PREFETCH_AHEAD]);
+    int status = write_series(c, call, &c->series[i]);
+    if (status != OK) return status;
+  }
+  return OK;
+}
+
 /* ---- N-API glue ---- */
 
 static void ctx_finalize(napi_env env, void *data, void *hint) {
@@ -554,6 +626,7 @@ static void ctx_finalize(napi_env env, void *data, void *hint) {
   for (uint32_t i = 0; i < c->ntables; i++) free(c->tables[i].buf);
   free(c->tables);
   free(c->touched);
+  free(c->series);
   free(c->slots);
   free(c->arena);
   free(c);
@@ -657,23 +730,7 @@ static napi_value js_encode_v1(napi_env env, napi_callback_info info) {
   }
   Call call = {env, argv[2], (int32_t *)io_bytes, req};
   reset_request(c);
-  int status = OK;
-  Rd r = {req, req + req_len};
-  while (status == OK && r.p < r.end) {
-    uint32_t tag;
-    if (!rd_tag(&r, &tag)) {
-      status = FALLBACK;
-    } else if (tag == 0x0a) {
-      size_t n;
-      if (!rd_len(&r, &n)) status = FALLBACK;
-      else {
-        status = encode_series(c, &call, r.p, r.p + n);
-        r.p += n;
-      }
-    } else if (!rd_skip(&r, tag)) {
-      status = FALLBACK;
-    }
-  }
+  int status = encode_request(c, &call, req, req_len);
   if (status == ERR) return NULL;
   double *counters = (double *)counter_bytes;
   if (status == FALLBACK) reset_request(c);

@@ -3,6 +3,7 @@
  * snappy body → decompress → protobuf decode + rows (MetricsRowBuilder) → WAL blocks (CSV + snappy + CRC).
  *
  *   npm run build && node dist/perf/micro/decode-to-block.bench.js [--protocol 1|2] [--series 100000] [--metrics 100]
+ *     [--hot-path native|typescript]   (1.0 only: rows of cached series in C, or all in TypeScript)
  *
  * Prints the median of 5 runs of samples/s for each stage and for the whole path.
  */
@@ -13,6 +14,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { decodeWriteRequestV1 } from '../../src/prom/remote-write-v1.js';
 import { decodeWriteRequestV2 } from '../../src/prom/remote-write-v2.js';
 import { MetricsCsvWriter } from '../../src/transform/metrics-csv-writer.js';
+import { selectHotPath } from '../../src/transform/native-hot-path.js';
 import { encodeFrame, SampleType, writeBlockHeader } from '../../src/wal/format.js';
 import { RequestBuilder } from '../lib/request-builder.js';
 
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     metrics: { type: 'string', default: '100' },
     requests: { type: 'string', default: '200' },
     'series-cache-size': { type: 'string' },
+    'hot-path': { type: 'string', default: 'native' },
   },
 });
 const protocol = Number(values.protocol) as 1 | 2;
@@ -30,8 +33,10 @@ const builder = new RequestBuilder({ protocol, samplesPerRequest: 2000, series: 
 const bodies = Array.from({ length: Number(values.requests) }, () => builder.next().body);
 const samplesPerRun = bodies.length * 2000;
 const config = loadConfig(values['series-cache-size'] ? ['--series-cache-size', values['series-cache-size']] : [], {}).transform;
-const rows = new MetricsCsvWriter(config, await xxhash(), config.seriesCacheBytes);
-const decode = protocol === 2 ? decodeWriteRequestV2 : decodeWriteRequestV1;
+const hotPath = selectHotPath(values['hot-path'] === 'typescript' ? 'typescript' : 'native');
+if (hotPath instanceof Error) throw hotPath;
+const rows = new MetricsCsvWriter(config, await xxhash(), config.seriesCacheBytes, undefined, hotPath);
+const decode = protocol === 2 ? decodeWriteRequestV2 : (raw: Buffer) => rows.encodeV1(raw) || decodeWriteRequestV1(raw, rows);
 
 function blocks(): number {
   let bytes = 0;
@@ -66,6 +71,6 @@ run(); // warm-up
 const runs = Array.from({ length: 5 }, run);
 const rate = (key: keyof ReturnType<typeof run>) => samplesPerRun / (median(runs.map((r) => r[key])) / 1000);
 const total = samplesPerRun / (median(runs.map((r) => r.decompress + r.decode + r.block)) / 1000);
-console.log(`remote write ${protocol === 2 ? '2.0' : '1.0'}, ${bodies.length} requests x 2000 samples, ${values.series} series, ${values.metrics} metrics, series cache ${config.seriesCacheBytes} bytes (median of 5 runs, one thread)`);
+console.log(`${protocol === 1 && hotPath ? 'native' : 'typescript'} hot path, remote write ${protocol === 2 ? '2.0' : '1.0'}, ${bodies.length} requests x 2000 samples, ${values.series} series, ${values.metrics} metrics, series cache ${config.seriesCacheBytes} bytes (median of 5 runs, one thread)`);
 for (const k of ['decompress', 'decode', 'block'] as const) console.log(`  ${k.padEnd(11)} ${(rate(k) / 1e6).toFixed(2)} M samples/s`);
 console.log(`  ${'whole path'.padEnd(11)} ${(total / 1e6).toFixed(2)} M samples/s`);
