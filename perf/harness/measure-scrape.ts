@@ -1,0 +1,191 @@
+/**
+ * One run of one receiver fed by a real sender (vmagent, Prometheus agent): a fresh receiver, the
+ * synthetic targets and the sender started once; the rate set step by step through the number of
+ * series each target exposes (rate = targets × series / interval); each step judged over a
+ * window; then the latency at 50 % and 80 % of the highest step the sender kept up with.
+ */
+import { performance } from 'node:perf_hooks';
+import { httpGet, makeTempDir, removeTempDir, sleep, spawnChild, type Child } from './child-processes.js';
+import { treeCpuSeconds } from './proc-stats.js';
+import { REAL_SENDERS, startSender, type RunningSender, type TargetHealth } from './real-senders.js';
+import { startReceiver, type ReceiverSpec, type RunningReceiver } from './receivers.js';
+import { ms, si, type RunContext, type RunOutcome } from './run-context.js';
+import type { Leg, ProbeTiming, ScrapeLoad } from './scenarios.js';
+import { judgeSenderWindow, type SenderWindowResult } from './sender-verdict.js';
+
+type ScrapeLeg = Leg & { load: ScrapeLoad };
+
+/** Readings during a window, this often. */
+const POLL_MS = 1000;
+/** After a step the sender did not keep up with, wait at most this long for its backlog to drain. */
+const DRAIN_MS = 30_000;
+/** The sender at this share of a core or more is likely the limit. */
+const SENDER_BUSY = 0.9;
+
+interface Targets {
+  child: Child;
+  addresses: string[];
+  setSeries(n: number): Promise<void>;
+  scrapes(): Promise<number>;
+}
+
+async function startTargets(load: ScrapeLoad, series: number, cpus: string): Promise<Targets> {
+  const argv = ['node', 'dist/perf/harness/scrape-targets.js', '--targets', String(load.targets), '--series', String(series), '--metrics', String(load.metrics)];
+  const child = spawnChild('scrape-targets', argv, { cpus, pipeStdout: true });
+  const first = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
+    });
+    void child.exited.then((code) => reject(new Error(`scrape-targets exited with ${code}: ${child.logTail()}`)));
+  });
+  const { controlPort, targets } = JSON.parse(first) as { controlPort: number; targets: string[] };
+  const control = `http://127.0.0.1:${controlPort}`;
+  return {
+    child,
+    addresses: targets,
+    async setSeries(n) {
+      const res = await fetch(`${control}/series?n=${n}`, { method: 'POST', signal: AbortSignal.timeout(5000) });
+      if (res.status !== 204) throw new Error(`scrape-targets refused series=${n}: ${res.status}`);
+    },
+    scrapes: async () => (JSON.parse(await httpGet(`${control}/stats`)) as { scrapes: number }).scrapes,
+  };
+}
+
+interface Step extends SenderWindowResult {
+  nominalSps: number;
+  receiverCpuCores: number;
+  senderCpuCores: number;
+  /** Samples the receiver stored per second over the window, by its own counter. */
+  storedSps: number | undefined;
+}
+
+interface Rig {
+  leg: ScrapeLeg;
+  receiver: RunningReceiver;
+  targets: Targets;
+  sender: RunningSender;
+}
+
+/** Sets the rate, waits the warm-up, observes one window. */
+async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promise<Step> {
+  const { load } = rig.leg;
+  await rig.targets.setSeries(Math.max(1, Math.round((nominalSps * load.scrapeIntervalS) / load.targets)));
+  await sleep(timing.warmupMs);
+  const cpu = () => ({ at: performance.now(), receiver: rig.receiver.cpuSeconds(), sender: treeCpuSeconds(rig.sender.child.pid) });
+  const [start, scrapes0, stored0] = [await rig.sender.reading(), await rig.targets.scrapes(), await rig.receiver.storedSamples()];
+  const cpu0 = cpu();
+  const polls = [];
+  const health: TargetHealth[] = [];
+  const endAt = cpu0.at + timing.durationMs;
+  for (let now = performance.now(); now < endAt - 50; now = performance.now()) {
+    await sleep(Math.min(POLL_MS, endAt - now));
+    if (performance.now() < endAt - 50) polls.push(await rig.sender.reading());
+    health.push(await rig.sender.targetHealth());
+  }
+  const cpu1 = cpu();
+  const [end, scrapes1, stored1] = [await rig.sender.reading(), await rig.targets.scrapes(), await rig.receiver.storedSamples()];
+  const windowS = (cpu1.at - cpu0.at) / 1000;
+  const verdict = judgeSenderWindow({
+    windowS,
+    intervalS: load.scrapeIntervalS,
+    targets: load.targets,
+    start,
+    end,
+    polls,
+    health,
+    scrapesServed: scrapes1 - scrapes0,
+    normalPending: rig.sender.spec.normalPending(nominalSps, load.scrapeIntervalS),
+  });
+  return {
+    ...verdict,
+    nominalSps,
+    receiverCpuCores: (cpu1.receiver - cpu0.receiver) / windowS,
+    senderCpuCores: (cpu1.sender - cpu0.sender) / windowS,
+    storedSps: stored0 !== undefined && stored1 !== undefined ? Math.round((stored1 - stored0) / windowS) : undefined,
+  };
+}
+
+function describe(s: Step): string {
+  const head = s.ok ? 'ok  ' : 'FAIL';
+  const stored = s.storedSps === undefined ? '' : ` receiver stored ${si(s.storedSps)}/s`;
+  const why = s.ok ? '' : ` (${s.reasons.join('; ')})`;
+  return `${head} intake ${si(s.intakeSps)}/s${stored} request p50 ${ms(s.p50Ms)} p99 ${ms(s.p99Ms)} cpu receiver ${s.receiverCpuCores.toFixed(2)} sender ${s.senderCpuCores.toFixed(2)}${why}`;
+}
+
+async function waitForDrain(rig: Rig, nominalSps: number): Promise<boolean> {
+  const normal = rig.sender.spec.normalPending(nominalSps, rig.leg.load.scrapeIntervalS);
+  const deadline = performance.now() + DRAIN_MS;
+  while (performance.now() < deadline) {
+    if ((await rig.sender.reading()).pending <= normal) return true;
+    await sleep(POLL_MS);
+  }
+  return false;
+}
+
+/** The rate steps in order, stopping at the first the sender does not keep up with. */
+async function climb(rig: Rig, ctx: RunContext, notes: string[]): Promise<Step | undefined> {
+  let best: Step | undefined;
+  for (const rate of rig.leg.load.ratesSps) {
+    const step = await observe(rig, rate, rig.leg.load.step);
+    ctx.log(`${ctx.label}: step ${si(rate)}/s: ${describe(step)}`);
+    if (step.senderCpuCores >= SENDER_BUSY) notes.push(`at ${si(rate)}/s ${rig.sender.spec.name} used ${step.senderCpuCores.toFixed(2)} cores: the sender is likely the limit`);
+    if (step.storedSps !== undefined && Math.abs(step.storedSps - step.intakeSps) > 0.1 * step.intakeSps) {
+      notes.push(`at ${si(rate)}/s the receiver stored ${si(step.storedSps)}/s while the sender took in ${si(step.intakeSps)}/s`);
+    }
+    if (!step.ok) {
+      notes.push(`${rig.sender.spec.name} did not keep up at ${si(rate)}/s: ${step.reasons.join('; ')}`);
+      if (!(await waitForDrain(rig, best?.nominalSps ?? rate))) notes.push(`the backlog had not drained ${DRAIN_MS / 1000} s later`);
+      return best;
+    }
+    best = step;
+  }
+  notes.push(`${rig.sender.spec.name} kept up at every rate tried (up to ${si(best!.nominalSps)}/s)`);
+  return best;
+}
+
+async function latencyAt(rig: Rig, ctx: RunContext, nominalSps: number, fraction: number, notes: string[]): Promise<Step> {
+  const step = await observe(rig, nominalSps * fraction, rig.leg.load.latencyProbe);
+  ctx.log(`${ctx.label}: latency at ${fraction * 100} % (${si(nominalSps * fraction)}/s): ${describe(step)}`);
+  if (!step.ok) notes.push(`at ${fraction * 100} % of ${si(nominalSps)}/s the sender did not keep up: ${step.reasons.join('; ')}`);
+  return step;
+}
+
+export async function measureWithScrapeSender(leg: ScrapeLeg, spec: ReceiverSpec, ctx: RunContext): Promise<RunOutcome> {
+  const { load } = leg;
+  const receiver = await startReceiver(spec, leg.receiverCpus);
+  ctx.log(`${ctx.label}: started (pid ${receiver.pid}) on cpu ${leg.receiverCpus}: ${receiver.child.command}`);
+  const dir = makeTempDir(`adxi-perf-${load.sender}-`);
+  let targets: Targets | undefined;
+  let sender: RunningSender | undefined;
+  try {
+    targets = await startTargets(load, Math.max(1, Math.round((load.ratesSps[0]! * load.scrapeIntervalS) / load.targets)), leg.senderCpus);
+    sender = await startSender(REAL_SENDERS[load.sender], { dir, targets: targets.addresses, intervalS: load.scrapeIntervalS, writeUrl: receiver.writeUrl, cpus: leg.senderCpus });
+    const rig: Rig = { leg, receiver, targets, sender };
+    const notes: string[] = [];
+    const best = await climb(rig, ctx, notes);
+    const at50 = best !== undefined ? await latencyAt(rig, ctx, best.nominalSps, 0.5, notes) : undefined;
+    const at80 = best !== undefined ? await latencyAt(rig, ctx, best.nominalSps, 0.8, notes) : undefined;
+    return {
+      figures: {
+        sustainedSps: best?.intakeSps ?? 0,
+        maxSps: 0,
+        p50At50Ms: at50?.p50Ms ?? 0,
+        p99At50Ms: at50?.p99Ms ?? 0,
+        p50At80Ms: at80?.p50Ms ?? 0,
+        p99At80Ms: at80?.p99Ms ?? 0,
+        cpuCores: Math.round((best?.receiverCpuCores ?? 0) * 1000) / 1000,
+        peakRssMiB: Math.round(receiver.peakRssMiB() * 10) / 10,
+      },
+      notes,
+      commands: [...receiver.commands, targets.child.command, ...sender.commands],
+    };
+  } finally {
+    // The sender first, while the receiver still answers (Prometheus flushes its queue on exit).
+    await sender?.child.stop(10_000);
+    await targets?.child.stop(2000);
+    await receiver.stop();
+    removeTempDir(dir);
+  }
+}

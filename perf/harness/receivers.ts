@@ -1,0 +1,190 @@
+/**
+ * The receivers measured side by side, and starting one: pinned with `taskset`, on free loopback
+ * ports, with a fresh data directory that `stop()` removes.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { freePort, httpGet, makeTempDir, removeTempDir, REPO_ROOT, shellQuote, spawnChild, waitUntil, type Child } from './child-processes.js';
+import { parsePromText, trySum } from './prom-text.js';
+import { treeCpuSeconds, treePeakRssMiB } from './proc-stats.js';
+import type { ReceiverName } from './report-types.js';
+
+export type Protocol = '1.0' | '2.0';
+
+interface Ports {
+  port: number;
+  /** Separate metrics port (the ingestor); the main port otherwise. */
+  metricsPort: number;
+}
+
+export interface ReceiverSpec {
+  readonly name: ReceiverName;
+  readonly protocols: readonly Protocol[];
+  /** The executable; found on PATH or installed by `scripts/install-test-deps.sh`. */
+  readonly binary: string;
+  readonly separateMetricsPort: boolean;
+  /** Config files written into the data directory before start: name → content. */
+  files(dir: string): Record<string, string>;
+  argv(dir: string, ports: Ports, cores: number): string[];
+  readyPath: string;
+  /** Counter of samples the receiver stored (to cross-check what a sender delivered). */
+  storedSamplesMetric: string;
+}
+
+/** An empty-ish config: Prometheus only receives (no scrape jobs). */
+const PROMETHEUS_RECEIVER_CONFIG = JSON.stringify({ global: { scrape_interval: '1m' } });
+
+export const RECEIVERS: Readonly<Record<ReceiverName, ReceiverSpec>> = Object.freeze({
+  'adx-ingestor': {
+    name: 'adx-ingestor',
+    protocols: ['1.0', '2.0'],
+    binary: 'node',
+    separateMetricsPort: true,
+    files: () => ({}),
+    argv: (dir, p, cores) => ['node', 'dist/src/cli.js', 'serve', '--storage-dir', path.join(dir, 'wal'), '--listen', `127.0.0.1:${p.port}`, '--metrics-listen', `127.0.0.1:${p.metricsPort}`, '--workers', String(cores), '--log-level', 'warn'],
+    readyPath: '/readyz',
+    storedSamplesMetric: 'adxmon_ingestor_samples_stored_total',
+  },
+  'victoria-metrics': {
+    name: 'victoria-metrics',
+    protocols: ['1.0'],
+    binary: 'victoria-metrics',
+    separateMetricsPort: false,
+    files: () => ({}),
+    argv: (dir, p) => ['victoria-metrics', '-storageDataPath', path.join(dir, 'vm'), '-httpListenAddr', `127.0.0.1:${p.port}`, '-loggerLevel', 'WARN'],
+    readyPath: '/health',
+    storedSamplesMetric: 'vm_rows_inserted_total',
+  },
+  prometheus: {
+    name: 'prometheus',
+    protocols: ['1.0'],
+    binary: 'prometheus',
+    separateMetricsPort: false,
+    files: () => ({ 'prometheus.yml': PROMETHEUS_RECEIVER_CONFIG }),
+    argv: (dir, p) => [
+      'prometheus',
+      '--web.enable-remote-write-receiver',
+      `--storage.tsdb.path=${path.join(dir, 'tsdb')}`,
+      `--web.listen-address=127.0.0.1:${p.port}`,
+      `--config.file=${path.join(dir, 'prometheus.yml')}`,
+      '--log.level=warn',
+    ],
+    readyPath: '/-/ready',
+    storedSamplesMetric: 'prometheus_tsdb_head_samples_appended_total',
+  },
+});
+
+export function isReceiverName(s: string): s is ReceiverName {
+  return Object.hasOwn(RECEIVERS, s);
+}
+
+/** Executables on PATH; undefined when missing. */
+export function findBinary(name: string): string | undefined {
+  for (const dir of [...(process.env.PATH ?? '').split(path.delimiter), '/usr/bin', '/usr/local/bin']) {
+    if (dir === '') continue;
+    const p = path.join(dir, name);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Makes sure `binaries` are installed, running `scripts/install-test-deps.sh` (Debian packages) once if not. */
+export function ensureBinaries(binaries: readonly string[], log: (line: string) => void): void {
+  const missing = () => binaries.filter((b) => findBinary(b) === undefined);
+  if (missing().length === 0) return;
+  log(`missing ${missing().join(', ')}: installing Debian packages with bash scripts/install-test-deps.sh`);
+  execFileSync('bash', ['scripts/install-test-deps.sh'], { cwd: REPO_ROOT, stdio: ['ignore', process.stderr, process.stderr] });
+  const still = missing();
+  if (still.length > 0) throw new Error(`still missing after scripts/install-test-deps.sh: ${still.join(', ')}`);
+}
+
+export interface RunningReceiver {
+  readonly spec: ReceiverSpec;
+  readonly pid: number;
+  readonly writeUrl: string;
+  readonly metricsUrl: string;
+  /** What a reader runs to repeat it: config files written, then the command. */
+  readonly commands: string[];
+  readonly child: Child;
+  /** CPU seconds used so far (the whole process, all threads and children). */
+  cpuSeconds(): number;
+  /** Peak resident set so far (VmHWM), MiB. */
+  peakRssMiB(): number;
+  /** The receiver's own count of stored samples; undefined when it does not expose it (yet). */
+  storedSamples(): Promise<number | undefined>;
+  /** Stops it and removes its data directory. */
+  stop(): Promise<void>;
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function startOnce(spec: ReceiverSpec, cpus: string, dir: string): Promise<RunningReceiver> {
+  const port = await freePort();
+  const ports = { port, metricsPort: spec.separateMetricsPort ? await freePort() : port };
+  const cores = cpus.split(',').length;
+  const argv = spec.argv(dir, ports, cores);
+  const commands = [`mkdir -p ${shellQuote(dir)}`];
+  for (const [name, content] of Object.entries(spec.files(dir))) {
+    fs.writeFileSync(path.join(dir, name), content);
+    commands.push(`printf '%s\\n' ${shellQuote(content)} > ${shellQuote(path.join(dir, name))}`);
+  }
+  const child = spawnChild(spec.name, argv, { cpus });
+  commands.push(child.command);
+  const metricsBase = `http://127.0.0.1:${ports.metricsPort}`;
+  try {
+    const ready = async () => {
+      await httpGet(`${metricsBase}${spec.readyPath}`, 1000);
+      return canConnect(port);
+    };
+    await waitUntil(`${spec.name} to be ready`, ready, 30_000, child);
+  } catch (err) {
+    await child.stop(2000);
+    throw err;
+  }
+  return {
+    spec,
+    pid: child.pid,
+    writeUrl: `http://127.0.0.1:${port}/api/v1/write`,
+    metricsUrl: `${metricsBase}/metrics`,
+    commands,
+    child,
+    cpuSeconds: () => treeCpuSeconds(child.pid),
+    peakRssMiB: () => treePeakRssMiB(child.pid),
+    storedSamples: async () => trySum(parsePromText(await httpGet(`${metricsBase}/metrics`)), spec.storedSamplesMetric),
+    async stop() {
+      await child.stop(10_000);
+      removeTempDir(dir);
+    },
+  };
+}
+
+/** Starts `spec` pinned to `cpus` with a fresh data directory; retries when a port was taken meanwhile. */
+export async function startReceiver(spec: ReceiverSpec, cpus: string): Promise<RunningReceiver> {
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const dir = makeTempDir(`adxi-perf-${spec.name}-`);
+    try {
+      return await startOnce(spec, cpus, dir);
+    } catch (err) {
+      removeTempDir(dir);
+      last = err;
+    }
+  }
+  throw last;
+}

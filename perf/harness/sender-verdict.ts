@@ -1,0 +1,90 @@
+/**
+ * Did a real sender keep up during a measured window, and what did it deliver? Pure function of
+ * the readings taken at the window's start and end and about once a second in between.
+ */
+import { bucketDelta, tryQuantile } from './prom-text.js';
+import type { SenderReading, TargetHealth } from './real-senders.js';
+import type { Verdict } from './loadgen-probe.js';
+
+/** Thresholds of "kept up". */
+export const KEEP_UP_LIMITS = Object.freeze({
+  /** Scrapes served by the targets must reach this fraction of what the interval promises (less one per target for the window's edges). */
+  minScrapeFraction: 0.9,
+  /** The backlog in the window's second half may exceed the first half's by this factor (beyond `normalPending`). */
+  pendingGrowth: 1.5,
+  /** Prometheus: newest sample taken in minus newest sent, at most, s. */
+  maxLagS: 5,
+});
+
+export interface SenderWindow {
+  windowS: number;
+  intervalS: number;
+  targets: number;
+  start: SenderReading;
+  end: SenderReading;
+  /** Readings in between, in order. */
+  polls: readonly SenderReading[];
+  /** Target health at each poll. */
+  health: readonly TargetHealth[];
+  /** Pages the synthetic targets served during the window. */
+  scrapesServed: number;
+  /** Backlog that is normal at this rate. */
+  normalPending: number;
+}
+
+export interface SenderWindowResult extends Verdict {
+  /** Samples the sender took in per second over the window. */
+  intakeSps: number;
+  /** Remote-write request duration quantiles over the window, ms; 0 when no request ended in it. */
+  p50Ms: number;
+  p99Ms: number;
+}
+
+function backlogReasons(w: SenderWindow): string[] {
+  const reasons: string[] = [];
+  const half = Math.ceil(w.polls.length / 2);
+  const first = Math.max(w.start.pending, ...w.polls.slice(0, half).map((r) => r.pending));
+  const second = Math.max(w.end.pending, ...w.polls.slice(half).map((r) => r.pending));
+  if (second > w.normalPending && second > KEEP_UP_LIMITS.pendingGrowth * first) reasons.push(`remote-write backlog grew from ${first} to ${second}`);
+  const lag = Math.max(w.end.lagS, ...w.polls.map((r) => r.lagS));
+  if (lag > KEEP_UP_LIMITS.maxLagS) reasons.push(`remote write ${lag.toFixed(1)} s behind`);
+  return reasons;
+}
+
+function scrapeReasons(w: SenderWindow): string[] {
+  const reasons: string[] = [];
+  const failures = w.end.scrapeFailures - w.start.scrapeFailures;
+  if (failures > 0) reasons.push(`${failures} scrapes failed or timed out`);
+  const down = Math.max(0, ...w.health.map((h) => h.down));
+  if (down > 0) reasons.push(`${down} targets down (${w.health.find((h) => h.lastError)?.lastError ?? 'no error given'})`);
+  const active = Math.min(w.targets, ...w.health.map((h) => h.active));
+  if (active < w.targets) reasons.push(`only ${active} of ${w.targets} targets active`);
+  const slowest = Math.max(0, ...w.health.map((h) => h.slowestScrapeS));
+  if (slowest > w.intervalS) reasons.push(`a scrape took ${slowest.toFixed(2)} s (interval ${w.intervalS} s)`);
+  const expected = w.targets * Math.max(0, w.windowS / w.intervalS - 1);
+  if (w.scrapesServed < KEEP_UP_LIMITS.minScrapeFraction * expected) reasons.push(`${w.scrapesServed} scrapes served, ${Math.round(expected)}+ expected`);
+  return reasons;
+}
+
+/**
+ * Kept up = nothing dropped, failed or retried; every target up, scraped about once per
+ * interval, each scrape within the interval; the remote-write backlog (and Prometheus's lag)
+ * not growing.
+ */
+export function judgeSenderWindow(w: SenderWindow): SenderWindowResult {
+  const reasons: string[] = [];
+  const lost = w.end.lost - w.start.lost;
+  const retries = w.end.retries - w.start.retries;
+  if (lost > 0) reasons.push(`${lost} dropped or failed`);
+  if (retries > 0) reasons.push(`${retries} retries or non-2xx answers`);
+  reasons.push(...scrapeReasons(w), ...backlogReasons(w));
+  const took = bucketDelta(w.start.requestDurations, w.end.requestDurations);
+  const ms = (q: number) => Math.round((tryQuantile(took, q) ?? 0) * 1e6) / 1000;
+  return {
+    ok: reasons.length === 0,
+    reasons,
+    intakeSps: w.windowS > 0 ? Math.round((w.end.samplesIn - w.start.samplesIn) / w.windowS) : 0,
+    p50Ms: ms(0.5),
+    p99Ms: ms(0.99),
+  };
+}

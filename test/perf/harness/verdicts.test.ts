@@ -1,0 +1,89 @@
+import t from 'tap';
+import { judgeOpenProbe, type LoadgenResult } from '../../../perf/harness/loadgen-probe.js';
+import type { SenderReading } from '../../../perf/harness/real-senders.js';
+import { judgeSenderWindow, type SenderWindow } from '../../../perf/harness/sender-verdict.js';
+
+const shape = { connections: 32, samplesPerRequest: 2000 };
+
+function loadgen(extra: Partial<LoadgenResult> = {}): LoadgenResult {
+  return {
+    durationS: 10,
+    requests: 2000,
+    samplesSent: 4_000_000,
+    samplesAcked: 4_000_000,
+    samplesPerSec: 400_000,
+    latencyMs: { p50: 4, p90: 10, p99: 30, max: 80 },
+    statusCounts: { '204': 2000 },
+    late: 0,
+    unsent: 0,
+    generatorCpuS: 3,
+    ...extra,
+  };
+}
+
+t.test('open-model probe: what passes and why one fails', async (t) => {
+  t.same(judgeOpenProbe(loadgen(), shape), { ok: true, reasons: [] });
+  t.ok(judgeOpenProbe(loadgen({ samplesAcked: 4_000_000 - 32 * 2000 }), shape).ok, 'in flight at the window end is allowed');
+  t.ok(judgeOpenProbe(loadgen({ samplesAcked: 4_010_000 }), shape).ok, 'warm-up requests acknowledged inside the window are fine');
+  t.ok(judgeOpenProbe(loadgen({ late: 20, unsent: 1 }), shape).ok, '1 % late, one request lost to the window-end timer');
+  const cases: Array<[Partial<LoadgenResult>, RegExp]> = [
+    [{ statusCounts: { '204': 1990, '503': 10 } }, /not 2xx: 503×10/],
+    [{ statusCounts: { '204': 1990, ECONNRESET: 10 } }, /ECONNRESET×10/],
+    [{ samplesAcked: 3_000_000 }, /acknowledged 3000000 of 4000000/],
+    [{ late: 21 }, /21 of 2000 requests started late/],
+    [{ unsent: 5 }, /5 requests due were never sent/],
+    [{ latencyMs: { p50: 100, p90: 500, p99: 1000, max: 2000 } }, /p99 1000 ms/],
+    [{ requests: 0, statusCounts: {} }, /no request completed/],
+  ];
+  for (const [extra, why] of cases) {
+    const v = judgeOpenProbe(loadgen(extra), shape);
+    t.notOk(v.ok, `fails: ${why}`);
+    t.match(v.reasons.join('; '), why);
+  }
+});
+
+function reading(extra: Partial<SenderReading> = {}): SenderReading {
+  return { samplesIn: 0, lost: 0, retries: 0, scrapeFailures: 0, pending: 1000, lagS: 1, requestDurations: [{ lower: 0, upper: 0.01, count: 0 }, { lower: 0.01, upper: 0.1, count: 0 }], ...extra };
+}
+
+function window(extra: Partial<SenderWindow> = {}): SenderWindow {
+  const health = { active: 10, down: 0, slowestScrapeS: 0.05, lastError: undefined };
+  return {
+    windowS: 10,
+    intervalS: 1,
+    targets: 10,
+    start: reading(),
+    end: reading({ samplesIn: 100_000, requestDurations: [{ lower: 0, upper: 0.01, count: 90 }, { lower: 0.01, upper: 0.1, count: 10 }] }),
+    polls: Array.from({ length: 9 }, () => reading()),
+    health: Array.from({ length: 10 }, () => health),
+    scrapesServed: 100,
+    normalPending: 10_000,
+    ...extra,
+  };
+}
+
+t.test('real sender window: intake, latency, and keeping up', async (t) => {
+  const r = judgeSenderWindow(window());
+  t.ok(r.ok, r.reasons.join('; '));
+  t.equal(r.intakeSps, 10_000);
+  t.ok(r.p50Ms > 0 && r.p50Ms <= 10, `p50 ${r.p50Ms}`);
+  t.ok(r.p99Ms > 10 && r.p99Ms <= 100, `p99 ${r.p99Ms}`);
+  const growing = Array.from({ length: 9 }, (_, i) => reading({ pending: 20_000 * (i + 1) }));
+  const cases: Array<[Partial<SenderWindow>, RegExp]> = [
+    [{ end: reading({ lost: 3 }) }, /3 dropped or failed/],
+    [{ end: reading({ retries: 2 }) }, /2 retries/],
+    [{ end: reading({ scrapeFailures: 1 }) }, /1 scrapes failed/],
+    [{ health: [{ active: 10, down: 2, slowestScrapeS: 0.1, lastError: 'connection refused' }] }, /2 targets down \(connection refused\)/],
+    [{ health: [{ active: 7, down: 0, slowestScrapeS: 0.1, lastError: undefined }] }, /only 7 of 10 targets active/],
+    [{ health: [{ active: 10, down: 0, slowestScrapeS: 1.5, lastError: undefined }] }, /a scrape took 1.50 s/],
+    [{ scrapesServed: 50 }, /50 scrapes served/],
+    [{ polls: growing, end: reading({ pending: 200_000 }) }, /backlog grew/],
+    [{ polls: [reading({ lagS: 8 })] }, /8.0 s behind/],
+  ];
+  for (const [extra, why] of cases) {
+    const v = judgeSenderWindow(window(extra));
+    t.notOk(v.ok, `fails: ${why}`);
+    t.match(v.reasons.join('; '), why);
+  }
+  t.ok(judgeSenderWindow(window({ polls: [reading({ pending: 9000 })], end: reading({ pending: 9500, samplesIn: 1 }) })).ok, 'a backlog within the normal size is fine');
+});
