@@ -27,6 +27,7 @@
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -649,17 +650,21 @@ static Ctx *ctx_arg(napi_env env, napi_value v) {
   return data;
 }
 
-static int bytes_arg(napi_env env, napi_value v, uint8_t **data, size_t *len) {
-  napi_typedarray_type type;
+/* The data of a typed array argument of `type` with at least `min_len` elements; NULL (and a
+ * pending TypeError naming `what`) otherwise. */
+static void *typed_arg(napi_env env, napi_value v, napi_typedarray_type type, size_t min_len, size_t *len, const char *what) {
+  napi_typedarray_type actual;
   napi_value ab;
-  size_t offset;
-  void *p;
-  if (napi_get_typedarray_info(env, v, &type, len, &p, &ab, &offset) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "adx_native: expected a Uint8Array");
-    return 0;
+  size_t offset, n;
+  void *p = NULL;
+  if (napi_get_typedarray_info(env, v, &actual, &n, &p, &ab, &offset) != napi_ok || actual != type || n < min_len) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "adx_native: %s", what);
+    napi_throw_type_error(env, NULL, msg);
+    return NULL;
   }
-  *data = p;
-  return 1;
+  if (len != NULL) *len = n;
+  return p == NULL ? (void *)"" : p; /* an empty array may have no data pointer */
 }
 
 /* create(arenaBytes) → context */
@@ -712,27 +717,15 @@ static napi_value js_encode_v1(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   Ctx *c = ctx_arg(env, argv[0]);
   if (c == NULL) return NULL;
-  uint8_t *req, *io_bytes, *counter_bytes;
-  size_t req_len, io_len, counters_len;
-  napi_typedarray_type type;
-  napi_value ab;
-  size_t offset;
-  if (!bytes_arg(env, argv[1], &req, &req_len)) return NULL;
-  CHECK(napi_get_typedarray_info(env, argv[3], &type, &io_len, (void **)&io_bytes, &ab, &offset));
-  if (type != napi_int32_array || io_len < 2) {
-    napi_throw_type_error(env, NULL, "adx_native: io must be an Int32Array(2)");
-    return NULL;
-  }
-  CHECK(napi_get_typedarray_info(env, argv[4], &type, &counters_len, (void **)&counter_bytes, &ab, &offset));
-  if (type != napi_float64_array || counters_len < 5) {
-    napi_throw_type_error(env, NULL, "adx_native: counters must be a Float64Array(5)");
-    return NULL;
-  }
-  Call call = {env, argv[2], (int32_t *)io_bytes, req};
+  size_t req_len;
+  const uint8_t *req = typed_arg(env, argv[1], napi_uint8_array, 0, &req_len, "request must be a Uint8Array");
+  int32_t *io = req ? typed_arg(env, argv[3], napi_int32_array, 2, NULL, "io must be an Int32Array(2)") : NULL;
+  double *counters = io ? typed_arg(env, argv[4], napi_float64_array, 5, NULL, "counters must be a Float64Array(5)") : NULL;
+  if (counters == NULL) return NULL;
+  Call call = {env, argv[2], io, req};
   reset_request(c);
   int status = encode_request(c, &call, req, req_len);
   if (status == ERR) return NULL;
-  double *counters = (double *)counter_bytes;
   if (status == FALLBACK) reset_request(c);
   counters[0] = c->samples;
   counters[1] = c->rows;
@@ -750,16 +743,8 @@ static napi_value js_table_info(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   Ctx *c = ctx_arg(env, argv[0]);
   if (c == NULL) return NULL;
-  napi_typedarray_type type;
-  size_t len, offset;
-  void *data;
-  napi_value ab;
-  CHECK(napi_get_typedarray_info(env, argv[1], &type, &len, &data, &ab, &offset));
-  if (type != napi_int32_array || len < (size_t)c->ntouched * 3) {
-    napi_throw_range_error(env, NULL, "adx_native: tableInfo needs an Int32Array of 3 per table");
-    return NULL;
-  }
-  int32_t *o = data;
+  int32_t *o = typed_arg(env, argv[1], napi_int32_array, (size_t)c->ntouched * 3, NULL, "tableInfo needs an Int32Array of 3 per table");
+  if (o == NULL) return NULL;
   for (uint32_t i = 0; i < c->ntouched; i++) {
     const TableOut *t = &c->tables[c->touched[i]];
     o[3 * i] = c->touched[i];
@@ -778,10 +763,10 @@ static napi_value js_copy_table(napi_env env, napi_callback_info info) {
   Ctx *c = ctx_arg(env, argv[0]);
   if (c == NULL) return NULL;
   int32_t id, at;
-  uint8_t *dest;
   size_t dest_len;
   CHECK(napi_get_value_int32(env, argv[1], &id));
-  if (!bytes_arg(env, argv[2], &dest, &dest_len)) return NULL;
+  uint8_t *dest = typed_arg(env, argv[2], napi_uint8_array, 0, &dest_len, "copyTable needs a Uint8Array");
+  if (dest == NULL) return NULL;
   CHECK(napi_get_value_int32(env, argv[3], &at));
   if (id < 0 || (uint32_t)id >= c->ntables || !c->tables[id].touched) {
     napi_throw_range_error(env, NULL, "adx_native: no output for that table");
@@ -804,16 +789,8 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   Ctx *c = ctx_arg(env, argv[0]);
   if (c == NULL) return NULL;
-  napi_typedarray_type type;
-  size_t len, offset;
-  void *data;
-  napi_value ab;
-  CHECK(napi_get_typedarray_info(env, argv[1], &type, &len, &data, &ab, &offset));
-  if (type != napi_float64_array || len < 4) {
-    napi_throw_type_error(env, NULL, "adx_native: stats needs a Float64Array(4)");
-    return NULL;
-  }
-  double *o = data;
+  double *o = typed_arg(env, argv[1], napi_float64_array, 4, NULL, "stats needs a Float64Array(4)");
+  if (o == NULL) return NULL;
   o[0] = c->hits;
   o[1] = c->misses;
   o[2] = c->entries;
@@ -826,15 +803,10 @@ static napi_value js_format_value(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2], out;
   double v;
-  uint8_t *dest;
-  size_t len;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   CHECK(napi_get_value_double(env, argv[0], &v));
-  if (!bytes_arg(env, argv[1], &dest, &len)) return NULL;
-  if (len < 40) {
-    napi_throw_range_error(env, NULL, "adx_native: formatValue needs 40 bytes");
-    return NULL;
-  }
+  uint8_t *dest = typed_arg(env, argv[1], napi_uint8_array, 40, NULL, "formatValue needs a Uint8Array of 40 bytes");
+  if (dest == NULL) return NULL;
   uint8_t *end = put_value(dest, v);
   CHECK(napi_create_int32(env, end == NULL ? -1 : (int32_t)(end - dest), &out));
   return out;

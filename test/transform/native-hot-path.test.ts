@@ -159,6 +159,18 @@ function run(native: NativeHotPath): void {
     t.equal(w.encodeV1(Buffer.from([0x0a, 0x05, 0x0a])), false, 'truncated protobuf falls back (the TypeScript decoder words the error)');
   });
 
+  t.test('wrong arguments are TypeErrors, not crashes', async (t) => {
+    const ctx = native.create(4096);
+    const io = new Int32Array(2);
+    const counters = new Float64Array(5);
+    t.throws(() => native.encodeV1(ctx, 'not bytes' as never, () => undefined, io, counters), TypeError);
+    t.throws(() => native.encodeV1(ctx, new Uint8Array(0), () => undefined, new Int32Array(1), counters), TypeError);
+    t.throws(() => native.encodeV1({} as never, new Uint8Array(0), () => undefined, io, counters), TypeError);
+    t.throws(() => native.stats(ctx, new Float64Array(2)), TypeError);
+    t.equal(native.encodeV1(ctx, new Uint8Array(0), () => undefined, io, counters), 0, 'an empty request is fine');
+    t.equal(counters[0], 0);
+  });
+
   t.test('a bad new series refuses the request with the TypeScript error', async (t) => {
     const w = new MetricsCsvWriter(transformConfig(['--max-labels-per-series', '2']), hasher, 1 << 20, undefined, native);
     const good: EncodeSeries = { labels: [['__name__', 'up'], ['job', 'a']], samples: [{ value: 1, timestampMs: 1714564800000 }] };
