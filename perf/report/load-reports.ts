@@ -74,7 +74,7 @@ export function newestPerScenario(loaded: LoadedReport[]): LoadedReport[] {
   return [...newest.values()].sort((a, b) => (a.report.scenario < b.report.scenario ? -1 : 1));
 }
 
-/** A report's results in RECEIVER_ORDER, then by protocol. */
+/** A report's results in RECEIVER_ORDER, then by protocol, then in the report's order (the sender). */
 export function sortedResults(report: PerfReport): ReceiverResult[] {
   const rank = (r: ReceiverResult) => RECEIVER_ORDER.indexOf(r.receiver);
   return [...report.results].sort((a, b) => rank(a) - rank(b) || (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));

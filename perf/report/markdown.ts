@@ -84,8 +84,8 @@ function howMeasured(): string[] {
     '- **p50 / p99 at 50 % and 80 %**: request latency, start to end of response, at that fraction of the sustained rate.',
     '- **CPU cores**: the receiver\'s user + system CPU time ÷ wall time at the sustained rate.',
     '- **Peak RSS**: the receiver\'s VmHWM over the run.',
-    '- **adx-ingestor ÷ this**: adx-ingestor\'s median sustained samples/s over this receiver\'s, same protocol and',
-    '  series count, same run.',
+    '- **adx-ingestor ÷ this**: adx-ingestor\'s median sustained samples/s over this receiver\'s, same sender,',
+    '  protocol and series count, same run.',
     '',
     'Targets are judged on adx-ingestor\'s medians, peak RSS on its worst run; "per core" divides by the CPUs the',
     'receiver was pinned to. A figure of 0 in the results means "not measured".',
@@ -123,7 +123,7 @@ function scenarioSection({ file, report }: LoadedReport): string[] {
     ...resultsTable(report),
     '',
     ...sortedResults(report).map(
-      (r) => `- **${r.receiver}** (${r.protocol}): CPUs ${r.receiverCpus}, load from ${r.sender} on CPUs ${r.senderCpus}` + r.notes.map((n) => `; ${n}`).join(''),
+      (r) => `- **${r.receiver}** ← ${r.sender} (${r.protocol}): receiver on CPUs ${r.receiverCpus}, sender on CPUs ${r.senderCpus}` + r.notes.map((n) => `; ${n}`).join(''),
     ),
     '',
   ];
@@ -131,7 +131,7 @@ function scenarioSection({ file, report }: LoadedReport): string[] {
 
 function resultsTable(report: PerfReport): string[] {
   const head = [
-    'receiver', 'protocol', 'active series', 'sustained samples/s: median (min–max)', 'max samples/s (closed)',
+    'receiver', 'sender', 'protocol', 'active series', 'sustained samples/s: median (min–max)', 'max samples/s (closed)',
     'p50 / p99 ms at 50 %', 'p50 / p99 ms at 80 %', 'CPU cores', 'peak RSS MiB', 'adx-ingestor ÷ this', 'runs',
   ];
   return [row(head), row(head.map(() => '---')), ...sortedResults(report).map((r) => row(resultCells(report, r)))];
@@ -143,6 +143,7 @@ function resultCells(report: PerfReport, r: ReceiverResult): string[] {
   const ratio = r.receiver === 'adx-ingestor' ? undefined : adxRatio(report, r, 'sustainedSps');
   return [
     r.receiver,
+    r.sender,
     r.protocol,
     formatCount(r.activeSeries),
     `${formatSps(m.sustainedSps)} (${formatSps(min.sustainedSps)}–${formatSps(max.sustainedSps)})`,

@@ -27,8 +27,8 @@ const LAYOUT = {
   legendHeight: 26,
   panelTitleHeight: 26,
   plotHeight: 200,
-  xLabelHeight: 46,
-  slotPerGroup: 200,
+  xLabelHeight: 58,
+  minSlotPerGroup: 200,
   barWidth: 40,
   barGap: 8,
   linearTicks: 5,
@@ -123,7 +123,9 @@ function receiversIn(reports: PerfReport[]): ReceiverName[] {
 
 export function renderChart(reports: PerfReport[]): string {
   const L = LAYOUT;
-  const width = Math.max(L.minWidth, L.marginLeft + L.marginRight + reports.length * L.slotPerGroup);
+  const mostBars = Math.max(1, ...reports.map((r) => r.results.length));
+  const slot = Math.max(L.minSlotPerGroup, mostBars * (L.barWidth + L.barGap) + 40);
+  const width = Math.max(L.minWidth, L.marginLeft + L.marginRight + reports.length * slot);
   const plotWidth = width - L.marginLeft - L.marginRight;
   const panelHeight = L.panelTitleHeight + L.plotHeight + L.xLabelHeight;
   const height = L.titleHeight + L.legendHeight + PANELS.length * panelHeight;
@@ -193,17 +195,20 @@ function renderGroup(panel: Panel, scale: Scale, report: PerfReport, x0: number,
   const results = sortedResults(report);
   const groupWidth = results.length * L.barWidth + (results.length - 1) * L.barGap;
   let x = x0 + (slot - groupWidth) / 2;
+  // Bars are told apart by colour (receiver); the sender is printed under them when it varies.
+  const mixedSenders = new Set(results.map((r) => r.sender)).size > 1;
   const parts: string[] = [];
   for (const r of results) {
     const v = panel.value(r);
     const cx = x + L.barWidth / 2;
     if (v > 0) {
       const h = scale.height(v);
-      const tip = `${report.scenario}, ${r.receiver} (remote write ${r.protocol}): ${panel.label(v)}`;
+      const tip = `${report.scenario}, ${r.receiver} ← ${r.sender} (remote write ${r.protocol}): ${panel.label(v)}`;
       const attrs = {
         class: `bar ${panel.kind}`,
         'data-scenario': report.scenario,
         'data-receiver': r.receiver,
+        'data-sender': r.sender,
         'data-protocol': r.protocol,
         'data-value': v,
         x,
@@ -214,7 +219,7 @@ function renderGroup(panel: Panel, scale: Scale, report: PerfReport, x0: number,
       };
       parts.push(el('rect', attrs, el('title', {}, escapeXml(tip))));
       let labelY = baseline - h - 4;
-      if (panel.kind === 'sustained' && r.max.sustainedSps > 0 && r.min.sustainedSps > 0) {
+      if (panel.kind === 'sustained' && r.min.sustainedSps > 0 && r.max.sustainedSps > r.min.sustainedSps) {
         const yMin = baseline - scale.height(r.min.sustainedSps);
         const yMax = baseline - scale.height(r.max.sustainedSps);
         const whisker = { stroke: '#111827', 'stroke-width': 1.2 };
@@ -227,20 +232,23 @@ function renderGroup(panel: Panel, scale: Scale, report: PerfReport, x0: number,
     } else {
       parts.push(text(cx, baseline - 4, 'n/a', { 'text-anchor': 'middle', 'font-size': 10, fill: '#6b7280' }));
     }
+    if (mixedSenders) parts.push(text(cx, baseline + 13, r.sender, { 'text-anchor': 'middle', 'font-size': 9, fill: '#4b5563' }));
     x += L.barWidth + L.barGap;
   }
   const cx = x0 + slot / 2;
-  parts.push(text(cx, baseline + 18, report.scenario, { 'text-anchor': 'middle', 'font-size': 12 }));
-  parts.push(text(cx, baseline + 34, groupSubtitle(results), { 'text-anchor': 'middle', 'font-size': 10, fill: '#4b5563' }));
+  parts.push(text(cx, baseline + 30, report.scenario, { 'text-anchor': 'middle', 'font-size': 12 }));
+  parts.push(text(cx, baseline + 46, groupSubtitle(results), { 'text-anchor': 'middle', 'font-size': 10, fill: '#4b5563' }));
   return el('g', { class: 'scenario', 'data-scenario': report.scenario }, parts.join(''));
 }
 
-/** "remote write 1.0 · 100 k series" when the group's results share them. */
+/** "remote write 1.0 · 100 k series · loadgen" for what the group's results share. */
 function groupSubtitle(results: ReceiverResult[]): string {
   const protocols = [...new Set(results.map((r) => r.protocol))];
   const series = [...new Set(results.map((r) => r.activeSeries))];
   const bits = [];
   if (protocols.length === 1) bits.push(`remote write ${protocols[0]}`);
   if (series.length === 1) bits.push(`${formatCount(series[0]!)} series`);
+  const senders = [...new Set(results.map((r) => r.sender))];
+  if (senders.length === 1) bits.push(`from ${senders[0]}`);
   return bits.join(' · ');
 }

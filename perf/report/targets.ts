@@ -44,9 +44,11 @@ export function cpuListSize(list: string): number | undefined {
   return n;
 }
 
-/** The adx-ingestor result a peer's result is compared with: same protocol and series count. */
+/** The adx-ingestor result a peer's result is compared with: same sender, protocol and series count. */
 export function adxCounterpart(report: PerfReport, peer: ReceiverResult): ReceiverResult | undefined {
-  return report.results.find((r) => r.receiver === ADX && r.protocol === peer.protocol && r.activeSeries === peer.activeSeries);
+  return report.results.find(
+    (r) => r.receiver === ADX && r.sender === peer.sender && r.protocol === peer.protocol && r.activeSeries === peer.activeSeries,
+  );
 }
 
 /** adx-ingestor median / peer median of `key`; undefined without a counterpart or a zero peer figure. */
@@ -88,7 +90,7 @@ export function spsPerCore(r: ReceiverResult): { sps: number; cores: number; pin
 /** The targets one adx-ingestor result measures; figures of 0 count as not measured. */
 function judgeResult(report: PerfReport, adx: ReceiverResult): Judged[] {
   const out: Judged[] = [];
-  const scenario = `${report.scenario} (remote write ${adx.protocol}, ${formatCount(adx.activeSeries)} series)`;
+  const scenario = `${report.scenario} (remote write ${adx.protocol}, ${formatCount(adx.activeSeries)} series, from ${adx.sender})`;
   const add = (key: TargetKey, measured: string, ok: boolean) => out.push({ key, scenario, measured, status: ok ? 'met' : 'not met' });
   const m = adx.median;
   if (adx.protocol === '1.0') {

@@ -19,10 +19,15 @@ function setUp(t: Tap.Test) {
   return { dir, opts, read: () => fs.readFileSync(opts.markdownPath, 'utf8') };
 }
 
-/** The table line that starts with `| first |` in the section of `scenario`. */
-function tableLine(md: string, scenario: string, first: string): string | undefined {
+/** The result rows of the table in the section of `scenario`. */
+function tableLines(md: string, scenario: string): string[] {
   const section = md.split('\n## ').find((s) => s.startsWith(`Scenario \`${scenario}\``)) ?? '';
-  return section.split('\n').find((l) => l.startsWith(`| ${first} |`));
+  return section.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| receiver') && !l.startsWith('| ---'));
+}
+
+/** The first result row that starts with `| first |`. */
+function tableLine(md: string, scenario: string, first: string): string | undefined {
+  return tableLines(md, scenario).find((l) => l.startsWith(`| ${first} |`));
 }
 
 /** Target lines as [target text, scenario, mark]. */
@@ -44,14 +49,17 @@ t.test('the tables carry the newest report of each scenario, medians with min–
   const md = read();
   t.equal(
     tableLine(md, 'rw1-100k', 'adx-ingestor'),
-    '| adx-ingestor | 1.0 | 100 k | 1.60 M (1.50 M–1.70 M) | 2.10 M | 2.1 / 9.8 | 3.4 / 42 | 0.97 | 300 | – | 3 |',
+    '| adx-ingestor | loadgen | 1.0 | 100 k | 1.60 M (1.50 M–1.70 M) | 2.10 M | 2.1 / 9.8 | 3.4 / 42 | 0.97 | 300 | – | 3 |',
   );
   t.equal(
     tableLine(md, 'rw1-100k', 'victoria-metrics'),
-    '| victoria-metrics | 1.0 | 100 k | 1.00 M (900 k–1.10 M) | 1.20 M | 3.0 / 15 | 5.0 / 60 | 1.00 | 400 | 1.60× | 3 |',
+    '| victoria-metrics | loadgen | 1.0 | 100 k | 1.00 M (900 k–1.10 M) | 1.20 M | 3.0 / 15 | 5.0 / 60 | 1.00 | 400 | 1.60× | 3 |',
   );
+  const rows = tableLines(md, 'rw1-100k');
+  t.same(rows.map((l) => l.split(' | ').slice(0, 2).join(' ')), ['| adx-ingestor loadgen', '| adx-ingestor vmagent', '| victoria-metrics loadgen', '| prometheus loadgen'], 'adx-ingestor first, one row per receiver and sender');
+  t.match(rows[1], /\| 1\.55 M \(1\.55 M–1\.55 M\) \| – \| .* \| – \| 3 \|$/, 'no closed-model max and no ratio with vmagent');
   t.match(tableLine(md, 'rw1-100k', 'prometheus'), /\| 500 k \(450 k–520 k\) \| .* \| 3\.20× \| 3 \|$/);
-  t.match(tableLine(md, 'rw1-1m', 'adx-ingestor'), /^\| adx-ingestor \| 1\.0 \| 1 M \| 1\.20 M \(1\.10 M–1\.25 M\) \| – \|/);
+  t.match(tableLine(md, 'rw1-1m', 'adx-ingestor'), /^\| adx-ingestor \| loadgen \| 1\.0 \| 1 M \| 1\.20 M \(1\.10 M–1\.25 M\) \| – \|/);
   t.notMatch(md, '777 k', 'the older rw1-100k report is not used');
   t.ok(md.indexOf('## Scenario `rw1-100k`') < md.indexOf('## Scenario `rw1-1m`'), 'scenarios sorted');
   t.match(md, 'node dist/perf/harness/run.js --scenario rw1-100k', 'commands quoted');
@@ -63,7 +71,8 @@ t.test('targets are marked met / not met from the numbers', async (t) => {
   const { opts, read } = setUp(t);
   generateReport(opts);
   const lines = targetLines(read());
-  const mark = (target: RegExp, scenario: string) => lines.filter(([tt, s]) => target.test(tt) && s.startsWith(scenario)).map((l) => l[2]);
+  const mark = (target: RegExp, scenario: string, sender = 'loadgen') =>
+    lines.filter(([tt, s]) => target.test(tt) && s.startsWith(`${scenario} (`) && s.endsWith(`from ${sender})`)).map((l) => l[2]);
   t.same(mark(/per core/, 'rw1-100k'), ['✅ met']);
   t.same(mark(/per core/, 'rw1-1m'), ['❌ not met']);
   t.same(mark(/VictoriaMetrics/, 'rw1-100k'), ['✅ met']);
@@ -72,7 +81,10 @@ t.test('targets are marked met / not met from the numbers', async (t) => {
   t.same(mark(/p99 < 50 ms/, 'rw1-1m'), ['❌ not met']);
   t.same(mark(/peak RSS/, 'rw1-1m'), ['❌ not met'], '500 MiB is 524 MB, above 512 MB');
   t.same(mark(/peak RSS/, 'rw1-100k'), [], 'RSS target only at 1 M series');
-  t.equal(lines.length, 7);
+  t.same(mark(/per core/, 'rw1-100k', 'vmagent'), ['✅ met']);
+  t.same(mark(/p99 < 50 ms/, 'rw1-100k', 'vmagent'), ['✅ met']);
+  t.same(mark(/VictoriaMetrics|Prometheus/, 'rw1-100k', 'vmagent'), [], 'peers ran with loadgen only');
+  t.equal(lines.length, 9);
 });
 
 t.test('targets nobody measured are "not measured"; per core divides by the pinned CPUs', async (t) => {
@@ -135,7 +147,7 @@ t.test('the command line writes both files and exits 1 without results', async (
   const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'perf/report.ts'), ...args], { cwd: dir, encoding: 'utf8' });
   const ok = run('--results', 'results', '--markdown', 'docs/performance.md', '--svg', 'docs/performance.svg');
   t.equal(ok.status, 0, ok.stderr);
-  t.match(ok.stderr, /targets: 3 met, 4 not met, 0 not measured/);
+  t.match(ok.stderr, /targets: 5 met, 4 not met, 0 not measured/);
   t.ok(fs.existsSync(opts.markdownPath) && fs.existsSync(opts.svgPath));
   fs.mkdirSync(path.join(dir, 'none'));
   const none = run('--results', 'none', '--markdown', 'x.md', '--svg', 'x.svg');

@@ -69,15 +69,19 @@ t.test('the reader used here rejects what a browser would', async (t) => {
   t.throws(() => parseXml(svg.replace('adx-ingestor and peers', 'adx & peers')), /bare &/);
 });
 
-t.test('one bar per receiver per scenario in each panel, heights proportional to the values', async (t) => {
-  const expected = current.flatMap((r) => r.results.map((x) => `${r.scenario}/${x.receiver}`)).sort();
+t.test('one bar per receiver (and sender) per scenario in each panel, heights proportional to the values', async (t) => {
+  const key = (scenario: string, receiver: string, sender: string) => `${scenario}/${receiver}/${sender}`;
+  const expected = current.flatMap((r) => r.results.map((x) => key(r.scenario, x.receiver, x.sender))).sort();
+  t.equal(expected.length, 5);
   for (const kind of ['sustained', 'p99']) {
-    t.same(bars(kind).map((b) => `${b.attrs['data-scenario']}/${b.attrs['data-receiver']}`).sort(), expected, kind);
+    t.same(bars(kind).map((b) => key(b.attrs['data-scenario']!, b.attrs['data-receiver']!, b.attrs['data-sender']!)).sort(), expected, kind);
   }
   const sustained = bars('sustained');
   for (const b of sustained) {
-    const want = current.find((r) => r.scenario === b.attrs['data-scenario'])!.results.find((x) => x.receiver === b.attrs['data-receiver'])!;
-    t.equal(Number(b.attrs['data-value']), want.median.sustainedSps, `${b.attrs['data-scenario']} ${b.attrs['data-receiver']} value`);
+    const want = current
+      .find((r) => r.scenario === b.attrs['data-scenario'])!
+      .results.find((x) => x.receiver === b.attrs['data-receiver'] && x.sender === b.attrs['data-sender'])!;
+    t.equal(Number(b.attrs['data-value']), want.median.sustainedSps, `${key(b.attrs['data-scenario']!, want.receiver, want.sender)} value`);
   }
   const perUnit = sustained.map((b) => Number(b.attrs.height) / Number(b.attrs['data-value']));
   t.ok(Math.max(...perUnit) / Math.min(...perUnit) < 1.005, `linear: height / value constant (${perUnit.join(', ')})`);
@@ -97,7 +101,9 @@ t.test('values printed on the bars, legend, axis titles, the p99 target line', a
   t.match(svg, '>ms</text>');
   t.match(svg, '>target 50 ms</text>');
   t.match(svg, '>rw1-100k</text>');
-  t.match(svg, '>remote write 1.0 · 1 M series</text>');
+  t.match(svg, '>remote write 1.0 · 1 M series · from loadgen</text>', 'what a group shares');
+  t.match(svg, '>remote write 1.0 · 100 k series</text>', 'senders differ in rw1-100k');
+  t.equal(svg.split('>vmagent</text>').length - 1, 2, 'so each bar is labelled with its sender, in both panels');
 });
 
 t.test('scenario names are escaped', async (t) => {
