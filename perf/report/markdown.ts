@@ -141,6 +141,7 @@ function resultCells(report: PerfReport, r: ReceiverResult): string[] {
   const { median: m, min, max } = r;
   const latency = (p50: number, p99: number) => (p50 > 0 || p99 > 0 ? `${formatMs(p50)} / ${formatMs(p99)}` : '–');
   const ratio = r.receiver === 'adx-ingestor' ? undefined : adxRatio(report, r, 'sustainedSps');
+  if (r.runs.length === 0) return [r.receiver, r.sender, r.protocol, formatCount(r.activeSeries), 'no run completed', '–', '–', '–', '–', '–', '–', '0'];
   return [
     r.receiver,
     r.sender,

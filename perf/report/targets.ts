@@ -51,10 +51,10 @@ export function adxCounterpart(report: PerfReport, peer: ReceiverResult): Receiv
   );
 }
 
-/** adx-ingestor median / peer median of `key`; undefined without a counterpart or a zero peer figure. */
+/** adx-ingestor median / peer median of `key`; undefined without a counterpart or with a figure of 0 (not measured). */
 export function adxRatio(report: PerfReport, peer: ReceiverResult, key: keyof Figures): number | undefined {
   const adx = adxCounterpart(report, peer);
-  if (adx === undefined || peer.median[key] <= 0) return undefined;
+  if (adx === undefined || peer.median[key] <= 0 || adx.median[key] <= 0) return undefined;
   return adx.median[key] / peer.median[key];
 }
 

@@ -99,8 +99,27 @@ t.test('targets nobody measured are "not measured"; per core divides by the pinn
   t.same(byTarget(/Prometheus/), ['not measured']);
   t.same(byTarget(/p99/), ['not measured'], 'p99 of 0 is not measured');
   t.same(byTarget(/RSS/), ['not measured']);
+  const failed = report('failed', '2026-11-22T10:00:00Z', [
+    { ...result('adx-ingestor', {}), runs: [] },
+    result('victoria-metrics', { sustainedSps: 1_000_000, p99At80Ms: 20 }),
+  ]);
+  t.ok(checkTargets([failed]).every((c) => c.status === 'not measured'), 'an adx-ingestor result without runs measures nothing');
   t.equal(cpuListSize('0-3,6'), 5);
   t.equal(cpuListSize('all'), undefined);
+});
+
+t.test('a receiver without a completed run is shown as such, without ratios', async (t) => {
+  const dir = t.testdir({});
+  const failed = report('failed', '2026-11-22T10:00:00Z', [
+    { ...result('adx-ingestor', {}), runs: [] },
+    result('victoria-metrics', { sustainedSps: 1_000_000, p99At80Ms: 20 }),
+  ]);
+  fs.writeFileSync(path.join(dir, 'failed.json'), JSON.stringify(failed));
+  const markdownPath = path.join(dir, 'performance.md');
+  generateReport({ files: [path.join(dir, 'failed.json')], resultsDir: '', markdownPath, svgPath: path.join(dir, 'performance.svg') });
+  const md = fs.readFileSync(markdownPath, 'utf8');
+  t.equal(tableLine(md, 'failed', 'adx-ingestor'), '| adx-ingestor | loadgen | 1.0 | 100 k | no run completed | – | – | – | – | – | – | 0 |');
+  t.match(tableLine(md, 'failed', 'victoria-metrics'), / \| – \| 3 \|$/, 'no ratio');
 });
 
 t.test('the notes between the markers survive a regeneration', async (t) => {
