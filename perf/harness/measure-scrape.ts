@@ -5,11 +5,12 @@
  * window; then the latency at 50 % and 80 % of the highest step the sender kept up with.
  */
 import { performance } from 'node:perf_hooks';
-import { httpGet, makeTempDir, removeTempDir, sleep, spawnChild, type Child } from './child-processes.js';
+import { httpGet, makeTempDir, removeTempDir, sleep, spawnChild, waitUntil, type Child } from './child-processes.js';
 import { treeCpuSeconds } from './proc-stats.js';
 import { REAL_SENDERS, startSender, type RunningSender, type TargetHealth } from './real-senders.js';
 import { startReceiver, type ReceiverSpec, type RunningReceiver } from './receivers.js';
 import { ms, si, type RunContext, type RunOutcome } from './run-context.js';
+import type { Figures } from './report-types.js';
 import type { Leg, ProbeTiming, ScrapeLoad } from './scenarios.js';
 import { judgeSenderWindow, type SenderWindowResult } from './sender-verdict.js';
 
@@ -17,16 +18,21 @@ type ScrapeLeg = Leg & { load: ScrapeLoad };
 
 /** Readings during a window, this often. */
 const POLL_MS = 1000;
+/** A sender must have scraped every target within this long after its start. */
+const TARGETS_UP_MS = 30_000;
 /** After a step the sender did not keep up with, wait at most this long for its backlog to drain. */
 const DRAIN_MS = 30_000;
 /** The sender at this share of a core or more is likely the limit. */
 const SENDER_BUSY = 0.9;
+/** Receiver-stored and scraped rates further apart than this get a note (remote-write batches make short windows lumpy). */
+const STORED_GAP = 0.2;
 
 interface Targets {
   child: Child;
   addresses: string[];
   setSeries(n: number): Promise<void>;
-  scrapes(): Promise<number>;
+  /** Pages and samples served so far. */
+  served(): Promise<{ scrapes: number; samples: number }>;
 }
 
 async function startTargets(load: ScrapeLoad, series: number, cpus: string): Promise<Targets> {
@@ -49,7 +55,7 @@ async function startTargets(load: ScrapeLoad, series: number, cpus: string): Pro
       const res = await fetch(`${control}/series?n=${n}`, { method: 'POST', signal: AbortSignal.timeout(5000) });
       if (res.status !== 204) throw new Error(`scrape-targets refused series=${n}: ${res.status}`);
     },
-    scrapes: async () => (JSON.parse(await httpGet(`${control}/stats`)) as { scrapes: number }).scrapes,
+    served: async () => JSON.parse(await httpGet(`${control}/stats`)) as { scrapes: number; samples: number },
   };
 }
 
@@ -57,6 +63,7 @@ interface Step extends SenderWindowResult {
   nominalSps: number;
   receiverCpuCores: number;
   senderCpuCores: number;
+  targetsCpuCores: number;
   /** Samples the receiver stored per second over the window, by its own counter. */
   storedSps: number | undefined;
 }
@@ -65,7 +72,9 @@ interface Rig {
   leg: ScrapeLeg;
   receiver: RunningReceiver;
   targets: Targets;
+  /** Replaced when restarted after a step it did not keep up with. */
   sender: RunningSender;
+  senderDir: string;
 }
 
 /** Sets the rate, waits the warm-up, observes one window. */
@@ -73,8 +82,8 @@ async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promi
   const { load } = rig.leg;
   await rig.targets.setSeries(Math.max(1, Math.round((nominalSps * load.scrapeIntervalS) / load.targets)));
   await sleep(timing.warmupMs);
-  const cpu = () => ({ at: performance.now(), receiver: rig.receiver.cpuSeconds(), sender: treeCpuSeconds(rig.sender.child.pid) });
-  const [start, scrapes0, stored0] = [await rig.sender.reading(), await rig.targets.scrapes(), await rig.receiver.storedSamples()];
+  const cpu = () => ({ at: performance.now(), receiver: rig.receiver.cpuSeconds(), sender: treeCpuSeconds(rig.sender.child.pid), targets: treeCpuSeconds(rig.targets.child.pid) });
+  const [start, served0, stored0] = [await rig.sender.reading(), await rig.targets.served(), await rig.receiver.storedSamples()];
   const cpu0 = cpu();
   const polls = [];
   const health: TargetHealth[] = [];
@@ -85,7 +94,7 @@ async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promi
     health.push(await rig.sender.targetHealth());
   }
   const cpu1 = cpu();
-  const [end, scrapes1, stored1] = [await rig.sender.reading(), await rig.targets.scrapes(), await rig.receiver.storedSamples()];
+  const [end, served1, stored1] = [await rig.sender.reading(), await rig.targets.served(), await rig.receiver.storedSamples()];
   const windowS = (cpu1.at - cpu0.at) / 1000;
   const verdict = judgeSenderWindow({
     windowS,
@@ -95,7 +104,8 @@ async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promi
     end,
     polls,
     health,
-    scrapesServed: scrapes1 - scrapes0,
+    scrapesServed: served1.scrapes - served0.scrapes,
+    samplesServed: served1.samples - served0.samples,
     normalPending: rig.sender.spec.normalPending(nominalSps, load.scrapeIntervalS),
   });
   return {
@@ -103,6 +113,7 @@ async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promi
     nominalSps,
     receiverCpuCores: (cpu1.receiver - cpu0.receiver) / windowS,
     senderCpuCores: (cpu1.sender - cpu0.sender) / windowS,
+    targetsCpuCores: (cpu1.targets - cpu0.targets) / windowS,
     storedSps: stored0 !== undefined && stored1 !== undefined ? Math.round((stored1 - stored0) / windowS) : undefined,
   };
 }
@@ -111,7 +122,7 @@ function describe(s: Step): string {
   const head = s.ok ? 'ok  ' : 'FAIL';
   const stored = s.storedSps === undefined ? '' : ` receiver stored ${si(s.storedSps)}/s`;
   const why = s.ok ? '' : ` (${s.reasons.join('; ')})`;
-  return `${head} intake ${si(s.intakeSps)}/s${stored} request p50 ${ms(s.p50Ms)} p99 ${ms(s.p99Ms)} cpu receiver ${s.receiverCpuCores.toFixed(2)} sender ${s.senderCpuCores.toFixed(2)}${why}`;
+  return `${head} intake ${si(s.intakeSps)}/s${stored} request p50 ${ms(s.p50Ms)} p99 ${ms(s.p99Ms)} cpu receiver ${s.receiverCpuCores.toFixed(2)} sender ${s.senderCpuCores.toFixed(2)} targets ${s.targetsCpuCores.toFixed(2)}${why}`;
 }
 
 async function waitForDrain(rig: Rig, nominalSps: number): Promise<boolean> {
@@ -124,24 +135,57 @@ async function waitForDrain(rig: Rig, nominalSps: number): Promise<boolean> {
   return false;
 }
 
+async function launchSender(rig: Omit<Rig, 'sender' | 'senderDir'>): Promise<{ sender: RunningSender; senderDir: string }> {
+  const { load } = rig.leg;
+  const senderDir = makeTempDir(`adxi-perf-${load.sender}-`);
+  const sender = await startSender(REAL_SENDERS[load.sender], { dir: senderDir, targets: rig.targets.addresses, intervalS: load.scrapeIntervalS, writeUrl: rig.receiver.writeUrl, cpus: rig.leg.senderCpus }).catch((err: unknown) => {
+    removeTempDir(senderDir);
+    throw err;
+  });
+  try {
+    // Prometheus's discovery hands targets to the scrape loops only after a few seconds.
+    const allUp = async () => {
+      const h = await sender.targetHealth();
+      return h.active === load.targets && h.notUp === 0;
+    };
+    await waitUntil(`${load.sender} to scrape all ${load.targets} targets`, allUp, TARGETS_UP_MS, sender.child);
+    return { sender, senderDir };
+  } catch (err) {
+    await sender.child.stop(2000);
+    removeTempDir(senderDir);
+    throw err;
+  }
+}
+
+async function stopSender(rig: Rig): Promise<void> {
+  // Prometheus flushes its queue on exit, for up to a minute: bounded here.
+  await rig.sender.child.stop(10_000);
+  removeTempDir(rig.senderDir);
+}
+
 /** The rate steps in order, stopping at the first the sender does not keep up with. */
 async function climb(rig: Rig, ctx: RunContext, notes: string[]): Promise<Step | undefined> {
+  const name = rig.sender.spec.name;
   let best: Step | undefined;
   for (const rate of rig.leg.load.ratesSps) {
     const step = await observe(rig, rate, rig.leg.load.step);
     ctx.log(`${ctx.label}: step ${si(rate)}/s: ${describe(step)}`);
-    if (step.senderCpuCores >= SENDER_BUSY) notes.push(`at ${si(rate)}/s ${rig.sender.spec.name} used ${step.senderCpuCores.toFixed(2)} cores: the sender is likely the limit`);
-    if (step.storedSps !== undefined && Math.abs(step.storedSps - step.intakeSps) > 0.1 * step.intakeSps) {
-      notes.push(`at ${si(rate)}/s the receiver stored ${si(step.storedSps)}/s while the sender took in ${si(step.intakeSps)}/s`);
+    if (step.senderCpuCores >= SENDER_BUSY) notes.push(`at ${si(rate)}/s ${name} used ${step.senderCpuCores.toFixed(2)} cores: the sender is likely the limit`);
+    if (step.storedSps !== undefined && Math.abs(step.storedSps - step.intakeSps) > STORED_GAP * step.intakeSps) {
+      notes.push(`at ${si(rate)}/s the receiver stored ${si(step.storedSps)}/s while the sender scraped ${si(step.intakeSps)}/s`);
     }
     if (!step.ok) {
-      notes.push(`${rig.sender.spec.name} did not keep up at ${si(rate)}/s: ${step.reasons.join('; ')}`);
-      if (!(await waitForDrain(rig, best?.nominalSps ?? rate))) notes.push(`the backlog had not drained ${DRAIN_MS / 1000} s later`);
+      notes.push(`${name} did not keep up at ${si(rate)}/s: ${step.reasons.join('; ')}`);
+      if (!(await waitForDrain(rig, best?.nominalSps ?? rate))) {
+        notes.push(`its backlog had not drained ${DRAIN_MS / 1000} s later: restarted it (fresh queue) for the latency steps`);
+        await stopSender(rig);
+        Object.assign(rig, await launchSender(rig));
+      }
       return best;
     }
     best = step;
   }
-  notes.push(`${rig.sender.spec.name} kept up at every rate tried (up to ${si(best!.nominalSps)}/s)`);
+  notes.push(`${name} kept up at every rate tried (up to ${si(best!.nominalSps)}/s)`);
   return best;
 }
 
@@ -152,40 +196,38 @@ async function latencyAt(rig: Rig, ctx: RunContext, nominalSps: number, fraction
   return step;
 }
 
+function figuresOf(best: Step | undefined, at50: Step | undefined, at80: Step | undefined, peakRssMiB: number): Figures {
+  return {
+    sustainedSps: best?.intakeSps ?? 0,
+    maxSps: 0,
+    p50At50Ms: at50?.p50Ms ?? 0,
+    p99At50Ms: at50?.p99Ms ?? 0,
+    p50At80Ms: at80?.p50Ms ?? 0,
+    p99At80Ms: at80?.p99Ms ?? 0,
+    cpuCores: Math.round((best?.receiverCpuCores ?? 0) * 1000) / 1000,
+    peakRssMiB: Math.round(peakRssMiB * 10) / 10,
+  };
+}
+
 export async function measureWithScrapeSender(leg: ScrapeLeg, spec: ReceiverSpec, ctx: RunContext): Promise<RunOutcome> {
   const { load } = leg;
   const receiver = await startReceiver(spec, leg.receiverCpus);
   ctx.log(`${ctx.label}: started (pid ${receiver.pid}) on cpu ${leg.receiverCpus}: ${receiver.child.command}`);
-  const dir = makeTempDir(`adxi-perf-${load.sender}-`);
   let targets: Targets | undefined;
-  let sender: RunningSender | undefined;
+  let rig: Rig | undefined;
   try {
     targets = await startTargets(load, Math.max(1, Math.round((load.ratesSps[0]! * load.scrapeIntervalS) / load.targets)), leg.senderCpus);
-    sender = await startSender(REAL_SENDERS[load.sender], { dir, targets: targets.addresses, intervalS: load.scrapeIntervalS, writeUrl: receiver.writeUrl, cpus: leg.senderCpus });
-    const rig: Rig = { leg, receiver, targets, sender };
+    rig = { leg, receiver, targets, ...(await launchSender({ leg, receiver, targets })) };
+    const commands = [...receiver.commands, targets.child.command, ...rig.sender.commands];
     const notes: string[] = [];
     const best = await climb(rig, ctx, notes);
     const at50 = best !== undefined ? await latencyAt(rig, ctx, best.nominalSps, 0.5, notes) : undefined;
     const at80 = best !== undefined ? await latencyAt(rig, ctx, best.nominalSps, 0.8, notes) : undefined;
-    return {
-      figures: {
-        sustainedSps: best?.intakeSps ?? 0,
-        maxSps: 0,
-        p50At50Ms: at50?.p50Ms ?? 0,
-        p99At50Ms: at50?.p99Ms ?? 0,
-        p50At80Ms: at80?.p50Ms ?? 0,
-        p99At80Ms: at80?.p99Ms ?? 0,
-        cpuCores: Math.round((best?.receiverCpuCores ?? 0) * 1000) / 1000,
-        peakRssMiB: Math.round(receiver.peakRssMiB() * 10) / 10,
-      },
-      notes,
-      commands: [...receiver.commands, targets.child.command, ...sender.commands],
-    };
+    return { figures: figuresOf(best, at50, at80, receiver.peakRssMiB()), notes, commands };
   } finally {
-    // The sender first, while the receiver still answers (Prometheus flushes its queue on exit).
-    await sender?.child.stop(10_000);
+    // The sender first, while the receiver still answers.
+    if (rig !== undefined) await stopSender(rig);
     await targets?.child.stop(2000);
     await receiver.stop();
-    removeTempDir(dir);
   }
 }

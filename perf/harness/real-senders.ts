@@ -13,8 +13,6 @@ export type RealSenderName = Exclude<SenderName, 'loadgen'>;
 
 /** One reading of a sender's counters and gauges. */
 export interface SenderReading {
-  /** Samples taken in for remote write (scraped, after relabelling). */
-  samplesIn: number;
   /** Given up on: dropped or failed for good (vmagent counts packets, Prometheus samples). */
   lost: number;
   /** Retried sends and non-2xx answers. */
@@ -60,7 +58,6 @@ export const REAL_SENDERS: Readonly<Record<RealSenderName, RealSenderSpec>> = Ob
     argv: (p) => ['vmagent', `-promscrape.config=${p.configFile}`, `-remoteWrite.url=${p.writeUrl}`, `-remoteWrite.tmpDataPath=${path.join(p.dir, 'queue')}`, `-httpListenAddr=127.0.0.1:${p.port}`, '-loggerLevel=WARN'],
     readyPath: '/health',
     read: (m) => ({
-      samplesIn: sumOrZero(m, 'vmagent_remotewrite_rows_pushed_after_relabel_total'),
       lost: sumOrZero(m, 'vmagent_remotewrite_packets_dropped_total'),
       retries: sumOrZero(m, 'vmagent_remotewrite_retries_count_total') + sumOrZero(m, 'vmagent_remotewrite_requests_total', (l) => !/^2/.test(l.status_code ?? '')),
       scrapeFailures: sumOrZero(m, 'vm_promscrape_scrapes_failed_total') + sumOrZero(m, 'vm_promscrape_scrapes_timed_out_total'),
@@ -83,7 +80,6 @@ export const REAL_SENDERS: Readonly<Record<RealSenderName, RealSenderSpec>> = Ob
       const highest = sumOrZero(m, 'prometheus_remote_storage_highest_timestamp_in_seconds');
       const sent = sumOrZero(m, 'prometheus_remote_storage_queue_highest_sent_timestamp_seconds');
       return {
-        samplesIn: sumOrZero(m, 'prometheus_remote_storage_samples_in_total'),
         lost: sumOrZero(m, 'prometheus_remote_storage_samples_failed_total') + sumOrZero(m, 'prometheus_remote_storage_samples_dropped_total'),
         retries: sumOrZero(m, 'prometheus_remote_storage_samples_retried_total'),
         scrapeFailures: 0,
@@ -99,10 +95,12 @@ export const REAL_SENDERS: Readonly<Record<RealSenderName, RealSenderSpec>> = Ob
 /** Health of the scrape targets as the sender sees them (`/api/v1/targets`, both senders serve it). */
 export interface TargetHealth {
   active: number;
-  down: number;
+  /** Targets whose health is not "up" ("down", or "unknown" before their first scrape). */
+  notUp: number;
+  /** What the not-up targets say, e.g. `down×2 (connection refused), unknown×1`. */
+  notUpSummary: string;
   /** Longest last scrape, s. */
   slowestScrapeS: number;
-  lastError: string | undefined;
 }
 
 interface TargetsResponse {
@@ -143,12 +141,18 @@ export async function startSender(spec: RealSenderSpec, p: { dir: string; target
     async targetHealth() {
       const body = JSON.parse(await httpGet(`${base}/api/v1/targets?state=active`)) as TargetsResponse;
       const active = body.data.activeTargets;
-      const down = active.filter((t) => t.health !== 'up');
+      const byHealth = new Map<string, { n: number; error: string | undefined }>();
+      for (const t of active.filter((t) => t.health !== 'up')) {
+        const h = byHealth.get(t.health) ?? { n: 0, error: undefined };
+        h.n++;
+        h.error ||= t.lastError || undefined;
+        byHealth.set(t.health, h);
+      }
       return {
         active: active.length,
-        down: down.length,
+        notUp: [...byHealth.values()].reduce((n, h) => n + h.n, 0),
+        notUpSummary: [...byHealth].map(([health, h]) => `${health}×${h.n}${h.error ? ` (${h.error})` : ''}`).join(', '),
         slowestScrapeS: Math.max(0, ...active.map((t) => t.lastScrapeDuration ?? 0)),
-        lastError: down.find((t) => t.lastError)?.lastError,
       };
     },
   };

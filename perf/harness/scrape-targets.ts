@@ -3,7 +3,7 @@
  * `--targets` targets, each on its own 127.0.0.1 port, each exposing `--series` series
  * (`target-exposition.ts`), plus a control port:
  *
- *   GET  /stats           → {"scrapes": total pages served, "bytes": …, "series": per target}
+ *   GET  /stats           → {"scrapes": pages served, "samples": samples in them, "bytes": …, "series": per target}
  *   POST /series?n=N      → every target exposes N series from its next scrape on (204)
  *
  *   node dist/perf/harness/scrape-targets.js --targets 100 --series 1000 [--metrics 100]
@@ -23,6 +23,7 @@ interface Shared {
   page: TargetExposition;
   metrics: number;
   scrapes: number;
+  samples: number;
   bytes: number;
 }
 
@@ -40,6 +41,7 @@ function targetServer(shared: Shared): http.Server {
     req.resume();
     const body = shared.page.render(++scrape);
     shared.scrapes++;
+    shared.samples += shared.page.series;
     shared.bytes += body.length;
     res.writeHead(200, { 'Content-Type': CONTENT_TYPE, 'Content-Length': body.length });
     res.end(body);
@@ -52,7 +54,7 @@ function controlServer(shared: Shared): http.Server {
     const url = new URL(req.url ?? '/', `http://${HOST}`);
     if (req.method === 'GET' && url.pathname === '/stats') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ scrapes: shared.scrapes, bytes: shared.bytes, series: shared.page.series }));
+      res.end(JSON.stringify({ scrapes: shared.scrapes, samples: shared.samples, bytes: shared.bytes, series: shared.page.series }));
       return;
     }
     const n = Number(url.searchParams.get('n'));
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
   });
   const targets = positiveInt('targets', values.targets);
   const metrics = positiveInt('metrics', values.metrics);
-  const shared: Shared = { page: new TargetExposition({ series: positiveInt('series', values.series), metrics }), metrics, scrapes: 0, bytes: 0 };
+  const shared: Shared = { page: new TargetExposition({ series: positiveInt('series', values.series), metrics }), metrics, scrapes: 0, samples: 0, bytes: 0 };
   const servers = Array.from({ length: targets }, () => targetServer(shared));
   const ports = await Promise.all(servers.map(listen));
   const control = controlServer(shared);

@@ -26,14 +26,15 @@ export interface SenderWindow {
   polls: readonly SenderReading[];
   /** Target health at each poll. */
   health: readonly TargetHealth[];
-  /** Pages the synthetic targets served during the window. */
+  /** Pages the synthetic targets served during the window, and the samples in them. */
   scrapesServed: number;
+  samplesServed: number;
   /** Backlog that is normal at this rate. */
   normalPending: number;
 }
 
 export interface SenderWindowResult extends Verdict {
-  /** Samples the sender took in per second over the window. */
+  /** Samples per second the sender scraped from the targets over the window (without the series each scrape adds, like `up`). */
   intakeSps: number;
   /** Remote-write request duration quantiles over the window, ms; 0 when no request ended in it. */
   p50Ms: number;
@@ -55,8 +56,8 @@ function scrapeReasons(w: SenderWindow): string[] {
   const reasons: string[] = [];
   const failures = w.end.scrapeFailures - w.start.scrapeFailures;
   if (failures > 0) reasons.push(`${failures} scrapes failed or timed out`);
-  const down = Math.max(0, ...w.health.map((h) => h.down));
-  if (down > 0) reasons.push(`${down} targets down (${w.health.find((h) => h.lastError)?.lastError ?? 'no error given'})`);
+  const worst = w.health.reduce<TargetHealth | undefined>((a, h) => (h.notUp > (a?.notUp ?? 0) ? h : a), undefined);
+  if (worst !== undefined) reasons.push(`${worst.notUp} targets not up: ${worst.notUpSummary}`);
   const active = Math.min(w.targets, ...w.health.map((h) => h.active));
   if (active < w.targets) reasons.push(`only ${active} of ${w.targets} targets active`);
   const slowest = Math.max(0, ...w.health.map((h) => h.slowestScrapeS));
@@ -83,7 +84,7 @@ export function judgeSenderWindow(w: SenderWindow): SenderWindowResult {
   return {
     ok: reasons.length === 0,
     reasons,
-    intakeSps: w.windowS > 0 ? Math.round((w.end.samplesIn - w.start.samplesIn) / w.windowS) : 0,
+    intakeSps: w.windowS > 0 ? Math.round(w.samplesServed / w.windowS) : 0,
     p50Ms: ms(0.5),
     p99Ms: ms(0.99),
   };

@@ -11,7 +11,10 @@
  *   # TYPE synthetic_metric_00_total counter
  *   synthetic_metric_00_total{code="200",handler="/api/v1/items/0",method="GET",pod="app-7f9c4-00000",series="0"} 1000000064
  *
- * The sender adds `job` and `instance`, so targets on different ports share one page layout.
+ * Series i belongs to family i mod `metrics` and its labels depend on i only, so changing `series`
+ * (the harness's rate knob) adds or drops series without renaming the others. Families stay
+ * contiguous in the page, as the format wants. The sender adds `job` and `instance`, so targets on
+ * different ports share one page layout.
  */
 
 export interface ExpositionShape {
@@ -47,14 +50,11 @@ export class TargetExposition {
       parts.push(s);
       length += s.length; // ASCII only
     };
-    let i = 0;
     for (let m = 0; m < metrics; m++) {
       const counter = m % 2 === 0;
       const name = `synthetic_metric_${String(m).padStart(2, '0')}${counter ? '_total' : ''}`;
       add(`# HELP ${name} Synthetic ${counter ? 'counter' : 'gauge'} ${m}.\n# TYPE ${name} ${counter ? 'counter' : 'gauge'}\n`);
-      // Families get consecutive, near-equal shares of the series.
-      const end = Math.round(((m + 1) * shape.series) / metrics);
-      for (; i < end; i++) {
+      for (let i = m; i < shape.series; i += metrics) {
         add(`${name}{code="${CODES[i % CODES.length]}",handler="/api/v1/items/${i % 1000}",method="${METHODS[i % METHODS.length]}",pod="app-7f9c4-${String(i).padStart(5, '0')}",series="${i}"} `);
         this.#offsets[i] = length;
         this.#steps[i] = counter ? 1 + (i % 64) : 0;

@@ -22,6 +22,13 @@ t.test('the page parses back to exactly `series` distinct series over `metrics` 
   t.equal(page.bytes, Buffer.byteLength(text));
 });
 
+t.test('more series add to the page; the others keep their names', async (t) => {
+  const small = new Set(parsePromText(new TargetExposition({ series: 1000, metrics: 20 }).render(1).toString()).map(seriesKey));
+  const big = new Set(parsePromText(new TargetExposition({ series: 1500, metrics: 20 }).render(1).toString()).map(seriesKey));
+  t.equal(big.size, 1500);
+  t.ok([...small].every((k) => big.has(k)), 'every series of the smaller page is on the bigger one');
+});
+
 t.test('every value changes on every scrape; counters only grow', async (t) => {
   const page = new TargetExposition({ series: 500, metrics: 7 });
   const scrapes = [1, 2, 3, 50].map((n) => parsePromText(page.render(n).toString('latin1')));
@@ -33,7 +40,7 @@ t.test('every value changes on every scrape; counters only grow', async (t) => {
     t.ok(cur.every((s, i) => !s.name.endsWith('_total') || s.value > prev[i]!.value), `scrape ${k}: counters grew`);
   }
   t.ok(scrapes.flat().every((s) => Number.isInteger(s.value) && s.value >= 1e9 && s.value < 2e9), 'fixed-width 10-digit values');
-  t.equal(page.valueAt(3, 2), scrapes[1]![3]!.value, 'valueAt agrees with the page');
+  t.equal(page.valueAt(3, 2), scrapes[1]!.find((s) => s.labels.series === '3')!.value, 'valueAt agrees with the page');
 });
 
 t.test('each render is a fresh buffer of the same size', async (t) => {

@@ -43,20 +43,21 @@ t.test('open-model probe: what passes and why one fails', async (t) => {
 });
 
 function reading(extra: Partial<SenderReading> = {}): SenderReading {
-  return { samplesIn: 0, lost: 0, retries: 0, scrapeFailures: 0, pending: 1000, lagS: 1, requestDurations: [{ lower: 0, upper: 0.01, count: 0 }, { lower: 0.01, upper: 0.1, count: 0 }], ...extra };
+  return { lost: 0, retries: 0, scrapeFailures: 0, pending: 1000, lagS: 1, requestDurations: [{ lower: 0, upper: 0.01, count: 0 }, { lower: 0.01, upper: 0.1, count: 0 }], ...extra };
 }
 
 function window(extra: Partial<SenderWindow> = {}): SenderWindow {
-  const health = { active: 10, down: 0, slowestScrapeS: 0.05, lastError: undefined };
+  const health = { active: 10, notUp: 0, notUpSummary: '', slowestScrapeS: 0.05 };
   return {
     windowS: 10,
     intervalS: 1,
     targets: 10,
     start: reading(),
-    end: reading({ samplesIn: 100_000, requestDurations: [{ lower: 0, upper: 0.01, count: 90 }, { lower: 0.01, upper: 0.1, count: 10 }] }),
+    end: reading({ requestDurations: [{ lower: 0, upper: 0.01, count: 90 }, { lower: 0.01, upper: 0.1, count: 10 }] }),
     polls: Array.from({ length: 9 }, () => reading()),
     health: Array.from({ length: 10 }, () => health),
     scrapesServed: 100,
+    samplesServed: 100_000,
     normalPending: 10_000,
     ...extra,
   };
@@ -73,9 +74,9 @@ t.test('real sender window: intake, latency, and keeping up', async (t) => {
     [{ end: reading({ lost: 3 }) }, /3 dropped or failed/],
     [{ end: reading({ retries: 2 }) }, /2 retries/],
     [{ end: reading({ scrapeFailures: 1 }) }, /1 scrapes failed/],
-    [{ health: [{ active: 10, down: 2, slowestScrapeS: 0.1, lastError: 'connection refused' }] }, /2 targets down \(connection refused\)/],
-    [{ health: [{ active: 7, down: 0, slowestScrapeS: 0.1, lastError: undefined }] }, /only 7 of 10 targets active/],
-    [{ health: [{ active: 10, down: 0, slowestScrapeS: 1.5, lastError: undefined }] }, /a scrape took 1.50 s/],
+    [{ health: [{ active: 10, notUp: 2, notUpSummary: 'down×2 (connection refused)', slowestScrapeS: 0.1 }] }, /2 targets not up: down×2 \(connection refused\)/],
+    [{ health: [{ active: 7, notUp: 0, notUpSummary: '', slowestScrapeS: 0.1 }] }, /only 7 of 10 targets active/],
+    [{ health: [{ active: 10, notUp: 0, notUpSummary: '', slowestScrapeS: 1.5 }] }, /a scrape took 1.50 s/],
     [{ scrapesServed: 50 }, /50 scrapes served/],
     [{ polls: growing, end: reading({ pending: 200_000 }) }, /backlog grew/],
     [{ polls: [reading({ lagS: 8 })] }, /8.0 s behind/],
@@ -85,5 +86,5 @@ t.test('real sender window: intake, latency, and keeping up', async (t) => {
     t.notOk(v.ok, `fails: ${why}`);
     t.match(v.reasons.join('; '), why);
   }
-  t.ok(judgeSenderWindow(window({ polls: [reading({ pending: 9000 })], end: reading({ pending: 9500, samplesIn: 1 }) })).ok, 'a backlog within the normal size is fine');
+  t.ok(judgeSenderWindow(window({ polls: [reading({ pending: 9000 })], end: reading({ pending: 9500 }) })).ok, 'a backlog within the normal size is fine');
 });
