@@ -4,7 +4,7 @@
  * sustained rate and peak RSS; the receiver stopped and its data removed, whatever happens.
  */
 import { judgeOpenProbe, runLoadgenProbe, type LoadgenMeasurement, type Verdict } from './loadgen-probe.js';
-import { startReceiver, type ReceiverSpec, type RunningReceiver } from './receivers.js';
+import { dataNote, startReceiver, type ReceiverSpec, type RunningReceiver } from './receivers.js';
 import { ms, si, type RunContext, type RunOutcome } from './run-context.js';
 import type { Leg, LoadgenLoad, ProbeTiming } from './scenarios.js';
 import { findSustainedRate, roundRate } from './sustained-search.js';
@@ -96,6 +96,7 @@ export async function measureWithLoadgen(leg: LoadgenLeg, spec: ReceiverSpec, ct
     const at50 = await latencyAt(leg, receiver, ctx, found.sustainedSps, 0.5, notes);
     const at80 = await latencyAt(leg, receiver, ctx, found.sustainedSps, 0.8, notes);
     if (at50 !== undefined) commands.push(at50.command);
+    notes.push(dataNote(receiver));
     return {
       figures: {
         sustainedSps: found.sustainedSps,

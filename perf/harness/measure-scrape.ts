@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { httpGet, makeTempDir, removeTempDir, sleep, spawnChild, waitUntil, type Child } from './child-processes.js';
 import { treeCpuSeconds } from './proc-stats.js';
 import { REAL_SENDERS, startSender, type RunningSender, type TargetHealth } from './real-senders.js';
-import { startReceiver, type ReceiverSpec, type RunningReceiver } from './receivers.js';
+import { dataNote, startReceiver, type ReceiverSpec, type RunningReceiver } from './receivers.js';
 import { ms, si, type RunContext, type RunOutcome } from './run-context.js';
 import type { Figures } from './report-types.js';
 import type { Leg, ProbeTiming, ScrapeLoad } from './scenarios.js';
@@ -223,6 +223,7 @@ export async function measureWithScrapeSender(leg: ScrapeLeg, spec: ReceiverSpec
     const best = await climb(rig, ctx, notes);
     const at50 = best !== undefined ? await latencyAt(rig, ctx, best.nominalSps, 0.5, notes) : undefined;
     const at80 = best !== undefined ? await latencyAt(rig, ctx, best.nominalSps, 0.8, notes) : undefined;
+    notes.push(dataNote(receiver));
     return { figures: figuresOf(best, at50, at80, receiver.peakRssMiB()), notes, commands };
   } finally {
     // The sender first, while the receiver still answers.

@@ -13,10 +13,14 @@ import type { ReceiverName } from './report-types.js';
 
 export type Protocol = '1.0' | '2.0';
 
-interface Ports {
+interface StartParams {
   port: number;
   /** Separate metrics port (the ingestor); the main port otherwise. */
   metricsPort: number;
+  /** CPUs the receiver is pinned to. */
+  cores: number;
+  /** Disk the receiver may fill (the ingestor's WAL is never uploaded during a run). */
+  maxDiskGiB: number;
 }
 
 export interface ReceiverSpec {
@@ -27,7 +31,7 @@ export interface ReceiverSpec {
   readonly separateMetricsPort: boolean;
   /** Config files written into the data directory before start: name → content. */
   files(dir: string): Record<string, string>;
-  argv(dir: string, ports: Ports, cores: number): string[];
+  argv(dir: string, p: StartParams): string[];
   readyPath: string;
   /** Counter of samples the receiver stored (to cross-check what a sender delivered). */
   storedSamplesMetric: string;
@@ -43,7 +47,17 @@ export const RECEIVERS: Readonly<Record<ReceiverName, ReceiverSpec>> = Object.fr
     binary: 'node',
     separateMetricsPort: true,
     files: () => ({}),
-    argv: (dir, p, cores) => ['node', 'dist/src/cli.js', 'serve', '--storage-dir', path.join(dir, 'wal'), '--listen', `127.0.0.1:${p.port}`, '--metrics-listen', `127.0.0.1:${p.metricsPort}`, '--workers', String(cores), '--log-level', 'warn'],
+    // Nothing uploads the WAL here, so it only grows (~130 bytes per sample): --max-disk-usage
+    // keeps its default 10GiB from refusing writes in the middle of a long run.
+    argv: (dir, p) => [
+      'node', 'dist/src/cli.js', 'serve',
+      '--storage-dir', path.join(dir, 'wal'),
+      '--listen', `127.0.0.1:${p.port}`,
+      '--metrics-listen', `127.0.0.1:${p.metricsPort}`,
+      '--workers', String(p.cores),
+      '--log-level', 'warn',
+      '--max-disk-usage', `${p.maxDiskGiB}GiB`,
+    ],
     readyPath: '/readyz',
     storedSamplesMetric: 'adxmon_ingestor_samples_stored_total',
   },
@@ -105,6 +119,11 @@ export function ensureBinaries(binaries: readonly string[], log: (line: string) 
   if (still.length > 0) throw new Error(`still missing after scripts/install-test-deps.sh: ${still.join(', ')}`);
 }
 
+/** The note on how much a receiver wrote, e.g. "data directory at the end of the run: 6.21 GiB". */
+export function dataNote(r: RunningReceiver): string {
+  return `data directory at the end of the run: ${(r.dataBytes() / 2 ** 30).toFixed(2)} GiB`;
+}
+
 export interface RunningReceiver {
   readonly spec: ReceiverSpec;
   readonly pid: number;
@@ -119,6 +138,8 @@ export interface RunningReceiver {
   peakRssMiB(): number;
   /** The receiver's own count of stored samples; undefined when it does not expose it (yet). */
   storedSamples(): Promise<number | undefined>;
+  /** Bytes in its data directory now. */
+  dataBytes(): number;
   /** Stops it and removes its data directory. */
   stop(): Promise<void>;
 }
@@ -134,11 +155,30 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
+/** Half the free space where the data goes, at most 64 GiB, at least the ingestor's default 10 GiB. */
+function maxDiskGiB(dir: string): number {
+  const s = fs.statfsSync(dir);
+  return Math.max(10, Math.min(64, Math.floor((s.bavail * s.bsize) / 2 ** 30 / 2)));
+}
+
+/** Bytes of the files under `dir`. */
+export function directoryBytes(dir: string): number {
+  let bytes = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    try {
+      bytes += fs.statSync(path.join(e.parentPath, e.name)).size;
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return bytes;
+}
+
 async function startOnce(spec: ReceiverSpec, cpus: string, dir: string): Promise<RunningReceiver> {
   const port = await freePort();
   const ports = { port, metricsPort: spec.separateMetricsPort ? await freePort() : port };
-  const cores = cpus.split(',').length;
-  const argv = spec.argv(dir, ports, cores);
+  const argv = spec.argv(dir, { ...ports, cores: cpus.split(',').length, maxDiskGiB: maxDiskGiB(dir) });
   const commands = [`mkdir -p ${shellQuote(dir)}`];
   for (const [name, content] of Object.entries(spec.files(dir))) {
     fs.writeFileSync(path.join(dir, name), content);
@@ -166,6 +206,7 @@ async function startOnce(spec: ReceiverSpec, cpus: string, dir: string): Promise
     child,
     cpuSeconds: () => treeCpuSeconds(child.pid),
     peakRssMiB: () => treePeakRssMiB(child.pid),
+    dataBytes: () => directoryBytes(dir),
     storedSamples: async () => trySum(parsePromText(await httpGet(`${metricsBase}/metrics`)), spec.storedSamplesMetric),
     async stop() {
       await child.stop(10_000);

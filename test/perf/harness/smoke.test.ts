@@ -11,7 +11,7 @@ import path from 'node:path';
 import t from 'tap';
 import { FIGURE_KEYS } from '../../../perf/harness/figures.js';
 import type { PerfReport } from '../../../perf/harness/report-types.js';
-import { needBinaries, trackChild } from '../../helpers/senders.js';
+import { needBinaries } from '../../helpers/senders.js';
 
 const ROOT = path.resolve(new URL('../../..', import.meta.url).pathname);
 const bins = needBinaries('victoria-metrics', 'vmagent', 'prometheus', 'taskset');
@@ -19,7 +19,11 @@ const bins = needBinaries('victoria-metrics', 'vmagent', 'prometheus', 'taskset'
 function runHarness(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, ['dist/perf/harness/run.js', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    trackChild(p);
+    // SIGTERM, not SIGKILL, if this test process goes first: the harness then stops its receivers
+    // and senders and removes their data itself.
+    const stop = () => p.kill('SIGTERM');
+    process.once('exit', stop);
+    p.once('exit', () => process.off('exit', stop));
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
