@@ -73,6 +73,8 @@ export interface LoadgenMeasurement {
   result: LoadgenResult;
   /** Receiver CPU time / wall time over loadgen's measured window. */
   receiverCpuCores: number;
+  /** loadgen's "first <status> response: <body>" lines: why the receiver refused. */
+  firstErrors: string[];
   command: string;
 }
 
@@ -95,6 +97,7 @@ export function loadgenArgv(p: LoadgenProbe): string[] {
 }
 
 const PROGRESS_LINE = /^loadgen\s+(\d+(?:\.\d+)?)s /m;
+const FIRST_ERROR_LINE = /^loadgen: (first \S+ response: .*)$/gm;
 
 interface CpuMark {
   atMs: number;
@@ -112,8 +115,11 @@ export async function runLoadgenProbe(p: LoadgenProbe, receiverCpuSeconds: () =>
   let end: CpuMark | undefined;
   const timers: NodeJS.Timeout[] = [];
   let t0: number | undefined;
+  const firstErrors: string[] = [];
   child.proc.stderr!.on('data', (d: Buffer) => {
-    const m = t0 === undefined ? PROGRESS_LINE.exec(d.toString()) : null;
+    const text = d.toString();
+    for (const e of text.matchAll(FIRST_ERROR_LINE)) firstErrors.push(e[1]!.slice(0, 200));
+    const m = t0 === undefined ? PROGRESS_LINE.exec(text) : null;
     if (m === null) return;
     t0 = performance.now() - Number(m[1]) * 1000;
     const startAt = t0 + p.timing.warmupMs - performance.now();
@@ -132,5 +138,5 @@ export async function runLoadgenProbe(p: LoadgenProbe, receiverCpuSeconds: () =>
     throw new Error(`loadgen exited with ${code} without a result:\n${child.command}\n${child.logTail().slice(-2000)}`);
   }
   const wallS = start !== undefined && end !== undefined ? (end.atMs - start.atMs) / 1000 : 0;
-  return { result, receiverCpuCores: wallS > 0 ? (end!.cpuS - start!.cpuS) / wallS : 0, command: child.command };
+  return { result, receiverCpuCores: wallS > 0 ? (end!.cpuS - start!.cpuS) / wallS : 0, firstErrors, command: child.command };
 }

@@ -84,7 +84,7 @@ export async function measureWithLoadgen(leg: LoadgenLeg, spec: ReceiverSpec, ct
     commands.push(max.command);
     ctx.log(`${ctx.label}: max (closed model, ${leg.load.connections} connections): ${describe(max)}`);
     const refused = Object.keys(max.result.statusCounts).filter((s) => !/^2\d\d$/.test(s));
-    if (refused.length > 0) notes.push(`closed-model run saw non-2xx answers (${refused.join(', ')}): maxSps counts 2xx only`);
+    if (refused.length > 0) notes.push(`closed-model run saw non-2xx answers (${refused.join(', ')}): maxSps counts 2xx only; ${max.firstErrors.join('; ')}`);
     if (max.result.generatorCpuS >= GENERATOR_BUSY * max.result.durationS) notes.push(`loadgen used ${(max.result.generatorCpuS / max.result.durationS).toFixed(2)} of its core in the closed-model run: the generator may be the limit`);
 
     const found = await search(leg, receiver, ctx, max.result.samplesPerSec);
