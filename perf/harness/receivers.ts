@@ -218,7 +218,7 @@ async function startOnce(spec: ReceiverSpec, cpus: string, dir: string): Promise
 /**
  * Starts `spec` pinned to `cpus` with a fresh data directory; retries when a port was taken
  * meanwhile. Dirty pages (the previous receiver's, anyone's) are written back first, so this one's
- * fsyncs do not wait behind gigabytes of someone else's writes.
+ * writes and fsyncs do not wait behind gigabytes of someone else's.
  */
 export async function startReceiver(spec: ReceiverSpec, cpus: string): Promise<RunningReceiver> {
   execFileSync('sync', { timeout: 120_000 });
