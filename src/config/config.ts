@@ -28,6 +28,8 @@ export interface WalConfig {
   readonly maxDiskUsageBytes: number;
   readonly maxSegmentCount: number;
   readonly fsync: 'never' | 'rotate' | 'always';
+  /** How long a worker's first decoded request may wait for others to share its flush. */
+  readonly groupCommitDelayMs: number;
 }
 
 export interface ServerConfig {
@@ -192,6 +194,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     maxDiskUsageBytes: parseSize('max-disk-usage', one(raw, 'max-disk-usage')),
     maxSegmentCount: int(raw, 'max-segment-count', 1),
     fsync: one(raw, 'wal-fsync') as WalConfig['fsync'],
+    groupCommitDelayMs: parseDurationMs('group-commit-delay', one(raw, 'group-commit-delay')),
   };
   if (wal.maxSegmentBytes < 4096) throw new ConfigError('--max-segment-size must be at least 4KiB');
   if (wal.maxSegmentAgeMs < 100) throw new ConfigError('--max-segment-age must be at least 100ms');

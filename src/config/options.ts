@@ -26,6 +26,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { name: 'max-disk-usage', kind: 'size', default: '10GiB', help: 'Reject writes (see --backpressure-status) while the WAL holds more than this.' },
   { name: 'max-segment-count', kind: 'int', default: '10000', help: 'Reject writes while the WAL holds more segment files than this.' },
   { name: 'wal-fsync', kind: 'enum', default: 'rotate', values: ['never', 'rotate', 'always'], help: 'never: leave it to the OS; rotate: fsync a segment when it closes; always: group commit, fsync before every acknowledgement.' },
+  { name: 'group-commit-delay', kind: 'duration', default: '5ms', help: 'A worker writes what it has decoded at most this long after the first request of the batch (sooner once 8 MiB wait): one block and one write per table for many requests. 0ms: write as soon as the worker is idle (lowest latency at low load, far more writes under moderate load).' },
   { name: 'workers', kind: 'int', default: String(Math.max(1, os.availableParallelism())), help: 'Decode/WAL worker threads (default: number of cores).' },
   { name: 'drop-metrics', kind: 'regex-list', help: 'Drop series whose metric name matches this regex (repeatable; full match).' },
   { name: 'drop-labels', kind: 'regex-list', help: 'METRIC_REGEX=LABEL_REGEX: drop matching labels from matching metrics before SeriesId is computed (repeatable).' },

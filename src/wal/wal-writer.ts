@@ -5,6 +5,8 @@ import { SegmentFile, syncDirectoryAsync } from './segment-file.js';
 
 /** Fraction of --max-segment-age by which a segment may rotate early (spreads rotations out). */
 const AGE_JITTER = 0.1;
+/** Pending bytes at which a flush starts without waiting out --group-commit-delay. */
+const FLUSH_BYTES = 8 << 20;
 
 /** What happened to segment files, for the main thread's disk accounting. */
 export type SegmentEvent =
@@ -39,10 +41,14 @@ interface Waiter {
 /**
  * The WAL writer of one worker thread: one active segment per prefix, appended by group commit.
  *
- * `write()` queues rows and returns a promise that settles after the next flush. A flush runs on
- * `setImmediate`, so every request decoded in the same turn of the event loop shares it: per
- * prefix one block (one CSV header, many requests' rows), one write, and with `fsync=always` one
- * fdatasync per touched file. The promise resolves only when the bytes are in the file (and
+ * `write()` queues rows and returns a promise that settles after the next flush. A flush runs
+ * `groupCommitDelayMs` after the first write queued for it (on `setImmediate` when the delay is 0
+ * or 8 MiB are waiting), so every request decoded meanwhile shares it: per prefix one block (one
+ * CSV header, many requests' rows), one write, and with `fsync=always` one fdatasync per touched
+ * file. The delay is what makes group commit work below saturation: a request touches ~100
+ * tables, and flushing each request alone costs ~100 small compressions and writes (measured on
+ * one core at 620 k samples/s in the open model: 0.97 cores used without the delay, 0.80 with 5 ms;
+ * the sustained rate rose from ~540 k to ~700 k samples/s). The promise resolves only when the bytes are in the file (and
  * synced when asked); if any write of the flush fails, every segment the flush touched is cut back
  * to where it was and all its waiters are rejected, so an unacknowledged request leaves nothing.
  */
@@ -56,6 +62,9 @@ export class WalWriter {
   #pending = new Map<string, { pieces: PendingRows[]; rows: number }>();
   #waiters: Waiter[] = [];
   #scheduled = false;
+  #pendingBytes = 0;
+  /** The --group-commit-delay timer of the scheduled flush, if it waits on one. */
+  #flushTimer: NodeJS.Timeout | undefined;
   /** Segments with an fdatasync in flight; they are never closed until it settles. */
   readonly #syncing = new Map<SegmentFile, number>();
   readonly #retired = new Set<SegmentFile>();
@@ -83,10 +92,17 @@ export class WalWriter {
       if (p === undefined) this.#pending.set(r.prefix, (p = { pieces: [], rows: 0 }));
       p.pieces.push(r);
       p.rows += r.rows;
+      this.#pendingBytes += r.block.byteLength;
     }
     const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    const now = this.#config.groupCommitDelayMs <= 0 || this.#pendingBytes >= FLUSH_BYTES;
     if (!this.#scheduled) {
       this.#scheduled = true;
+      if (now) setImmediate(() => void this.#flush());
+      else this.#flushTimer = setTimeout(() => void this.#flush(), this.#config.groupCommitDelayMs);
+    } else if (now && this.#flushTimer !== undefined) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
       setImmediate(() => void this.#flush());
     }
     return done;
@@ -101,6 +117,8 @@ export class WalWriter {
 
   async #flush(): Promise<void> {
     this.#scheduled = false;
+    this.#flushTimer = undefined;
+    this.#pendingBytes = 0;
     const pending = this.#pending;
     const waiters = this.#waiters;
     this.#pending = new Map();
@@ -274,6 +292,11 @@ export class WalWriter {
   async closeAll(): Promise<WalDelta> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    if (this.#flushTimer !== undefined) {
+      // A flush still waiting out --group-commit-delay: its requests are waiting for it.
+      clearTimeout(this.#flushTimer);
+      await this.#flush();
+    }
     for (const seg of [...this.#active.values()]) this.#retire(seg);
     while (this.#closing.size > 0 || this.#syncing.size > 0) await Promise.all([...this.#closing, ...[...this.#syncing.keys()].map((s) => s.sync().catch(() => undefined))]);
     return this.takeDelta();

@@ -12,7 +12,7 @@ const HEADER = 'Timestamp:datetime,SeriesId:long,Labels:dynamic,Value:real\n';
 function setup(t: Tap.Test, over: Partial<WalConfig> = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walw-'));
   const idle: WalDelta[] = [];
-  const config: WalConfig = { storageDir: dir, maxSegmentBytes: 1 << 30, maxSegmentAgeMs: 60_000, maxDiskUsageBytes: 1 << 40, maxSegmentCount: 1000, fsync: 'rotate', ...over };
+  const config: WalConfig = { storageDir: dir, maxSegmentBytes: 1 << 30, maxSegmentAgeMs: 60_000, maxDiskUsageBytes: 1 << 40, maxSegmentCount: 1000, fsync: 'rotate', groupCommitDelayMs: 0, ...over };
   const w = new WalWriter(config, 7, HEADER, (d) => idle.push(d));
   t.teardown(async () => {
     await w.closeAll();
@@ -40,6 +40,30 @@ t.test('writes in the same tick share one block per table (group commit)', async
   t.same(delta.events.map((e) => e.kind), ['created', 'created']);
   await w.write([rows('Metrics_A', 1, 'd')]);
   t.equal(readSegment(files.find((f) => f.includes('_A_'))!).blocks.length, 2, 'a later tick appends a second block');
+});
+
+t.test('--group-commit-delay: writes within the delay share one block; 8 MiB waiting flush at once', async (t) => {
+  const { w, segments } = setup(t, { groupCommitDelayMs: 200 });
+  const started = Date.now();
+  const first = w.write([rows('Metrics_A', 2, 'a')]);
+  await new Promise((r) => setTimeout(r, 50)); // a later turn of the event loop, within the delay
+  t.equal(segments().length, 0, 'nothing written yet');
+  await Promise.all([first, w.write([rows('Metrics_A', 1, 'b')])]);
+  t.ok(Date.now() - started >= 150, 'the flush waited for the delay');
+  const a = readSegment(segments()[0]!);
+  t.equal(a.blocks.length, 1, 'one block for both writes');
+  t.equal(a.blocks[0]!.csv.toString(), HEADER + 'a0\na1\nb0\n');
+  t.equal(readSegment(segments()[0]!).blocks.length, 1);
+  const { w: slow, segments: slowSegments } = setup(t, { groupCommitDelayMs: 3_600_000 });
+  const big = { prefix: 'Metrics_A', rows: 1, block: block(`${'x'.repeat(9 << 20)}\n`) };
+  const flushed = Promise.all([slow.write([rows('Metrics_A', 1, 'c')]), slow.write([big])]).then(() => 'flushed');
+  const outcome = await Promise.race([flushed, new Promise((r) => setTimeout(() => r('still waiting after 20 s'), 20_000).unref())]);
+  t.equal(outcome, 'flushed', 'over 8 MiB waiting: flushed without waiting out the (1 h) delay');
+  t.equal(readSegment(slowSegments()[0]!).blocks.length, 1);
+  const last = w.write([rows('Metrics_A', 1, 'd')]);
+  await w.closeAll();
+  await last;
+  t.equal(readSegment(segments()[0]!).blocks.length, 2, 'closeAll flushes what waits for the delay');
 });
 
 t.test('segments rotate on size; ids sort in creation order', async (t) => {
