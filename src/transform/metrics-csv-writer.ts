@@ -106,7 +106,8 @@ export class MetricsCsvWriter implements SeriesSink {
   constructor(config: TransformConfig, hash: RawHash64, seriesCacheBytes = 0, pool = new ByteOutPool(), native?: NativeHotPath) {
     this.#config = config;
     this.#native = native;
-    this.#nativeCtx = native?.create(seriesCacheBytes);
+    // The native path is a cache of series already seen: `--series-cache-size 0` turns it off too.
+    this.#nativeCtx = seriesCacheBytes > 0 ? native?.create(seriesCacheBytes) : undefined;
     this.#pool = pool;
     this.#cache = seriesCacheBytes > 0 ? new SeriesCache(seriesCacheBytes) : undefined;
     this.#hash = hash;
