@@ -102,15 +102,19 @@ export class RemoteWriteHandler {
       p.aborted = true;
       this.#finish(p);
     });
-    if (protocol === undefined) return this.#reject(p, new IngestError('unsupported_media_type', `unsupported Content-Type "${contentType}"; send application/x-protobuf (remote write 1.0) or application/x-protobuf;proto=io.prometheus.write.v2.Request`), true);
-    if (encoding !== '' && encoding !== 'snappy') return this.#reject(p, new IngestError('unsupported_media_type', `unsupported Content-Encoding "${encoding}"; remote write bodies are snappy block-compressed`), true);
     if (!Number.isSafeInteger(declared) || declared < -1) return this.#reject(p, new IngestError('invalid_request', 'bad Content-Length'), true);
     if (declared > cfg.maxRequestBytes) return this.#reject(p, new IngestError('body_too_large', `body of ${declared} bytes is over --max-request-size ${cfg.maxRequestBytes}`), true);
+    // Refused before its body is read: a body of known length within the limit is left for
+    // uWS to read past and discard, so the sender reads the answer instead of a reset while
+    // it is still writing, and the connection stays open. A body of unknown length closes it.
+    const unframed = declared < 0;
+    if (protocol === undefined) return this.#reject(p, new IngestError('unsupported_media_type', `unsupported Content-Type "${contentType}"; send application/x-protobuf (remote write 1.0) or application/x-protobuf;proto=io.prometheus.write.v2.Request`), unframed);
+    if (encoding !== '' && encoding !== 'snappy') return this.#reject(p, new IngestError('unsupported_media_type', `unsupported Content-Encoding "${encoding}"; remote write bodies are snappy block-compressed`), unframed);
     const refusal = this.#admission();
-    if (refusal) return this.#reject(p, refusal, true);
+    if (refusal) return this.#reject(p, refusal, unframed || refusal.code === 'shutting_down');
     if (declared >= 0) {
       const slot = this.#d.bodies.tryAlloc(declared);
-      if (slot === undefined) return this.#reject(p, new IngestError('overloaded', 'ingest buffer is full; retry later'), true);
+      if (slot === undefined) return this.#reject(p, new IngestError('overloaded', 'ingest buffer is full; retry later'), false);
       p.slot = slot;
       p.holdsRing = true;
     } else p.chunks = [];

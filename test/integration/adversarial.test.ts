@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import snappy from 'snappy';
 import t from 'tap';
@@ -141,6 +142,47 @@ t.test('a full ingest buffer sheds with 503, for ring-sized and for large bodies
   t.ok(metricValue(m, 'adxmon_ingestor_ingest_buffer_used_bytes') >= 4_000_000, 'held bodies are accounted');
   await Promise.all([...held, ...big]);
   await expectAlive(t, s);
+});
+
+t.test('a body refused before it is read is read past: the sender gets the answer and keeps its connection', async (t) => {
+  const s = await startServer(['--ingest-buffer-size', '1MiB', '--max-request-size', '4MiB']);
+  t.teardown(() => s.stop());
+  // One keep-alive connection for everything: a reset while the 3 MB body is still being
+  // written would fail the request (EPIPE/ECONNRESET) or show up as a fresh socket after it.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => agent.destroy());
+  const post = (headers: Record<string, string | number>, body: Buffer) =>
+    new Promise<{ status: number; body: string; reused: boolean }>((resolve, reject) => {
+      const req = http.request(s.url, { method: 'POST', headers: { ...headers, 'Content-Length': body.length }, agent }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text, reused: req.reusedSocket }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const first = await post(snappyHeaders, snappy.compressSync(Buffer.from(good())));
+  t.equal(first.status, 204);
+  const wrongType = await post({ 'Content-Type': 'application/json' }, Buffer.alloc(3_000_000));
+  t.equal(wrongType.status, 415);
+  t.match(wrongType.body, /unsupported Content-Type/);
+  t.ok(wrongType.reused, 'the refused request used the open connection');
+  // A held 3 MB request takes most of the large-body budget (4 MiB), so the next 3 MB body is shed.
+  const held = raw(s.port, `POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: 3000000\r\n\r\n`, Buffer.alloc(1), { stallAfter: 1, waitMs: 3000 });
+  await new Promise((r) => setTimeout(r, 300));
+  const shed = await post(snappyHeaders, Buffer.alloc(3_000_000));
+  t.equal(shed.status, 503);
+  t.match(shed.body, /ingest buffer is full/);
+  t.ok(shed.reused, 'the shed request used the open connection');
+  const after = await post(snappyHeaders, snappy.compressSync(Buffer.from(good())));
+  t.equal(after.status, 204, 'the same connection serves the next request');
+  t.ok(after.reused, 'and it is still the first connection');
+  const m = (await scrape(s.metricsPort)).body;
+  t.equal(metricValue(m, 'adxmon_ingestor_requests_rejected_total', { reason: 'unsupported_media_type' }), 1);
+  t.equal(metricValue(m, 'adxmon_ingestor_requests_rejected_total', { reason: 'overloaded' }), 1);
+  t.equal(readWal(s.dir).length, 2, 'only the two valid requests were written');
+  await held;
 });
 
 t.test('random bytes as bodies never crash the server', async (t) => {
