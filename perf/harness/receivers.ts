@@ -57,6 +57,8 @@ export const RECEIVERS: Readonly<Record<ReceiverName, ReceiverSpec>> = Object.fr
       '--workers', String(p.cores),
       '--log-level', 'warn',
       '--max-disk-usage', `${p.maxDiskGiB}GiB`,
+      // For A/B runs of a server flag (e.g. --wal-writeback 0); recorded in the result's command.
+      ...(process.env.ADX_INGESTOR_PERF_ARGS ?? '').split(/\s+/).filter((a) => a !== ''),
     ],
     readyPath: '/readyz',
     storedSamplesMetric: 'adxmon_ingestor_samples_stored_total',

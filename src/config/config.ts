@@ -30,6 +30,8 @@ export interface WalConfig {
   readonly fsync: 'never' | 'rotate' | 'always';
   /** How long a worker's first decoded request may wait for others to share its flush. */
   readonly groupCommitDelayMs: number;
+  /** Start writeback (sync_file_range) each time a worker has written this many bytes; 0: off. */
+  readonly writebackBytes: number;
 }
 
 export interface ServerConfig {
@@ -195,6 +197,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     maxSegmentCount: int(raw, 'max-segment-count', 1),
     fsync: one(raw, 'wal-fsync') as WalConfig['fsync'],
     groupCommitDelayMs: parseDurationMs('group-commit-delay', one(raw, 'group-commit-delay')),
+    writebackBytes: parseSize('wal-writeback', one(raw, 'wal-writeback')),
   };
   if (wal.maxSegmentBytes < 4096) throw new ConfigError('--max-segment-size must be at least 4KiB');
   if (wal.maxSegmentAgeMs < 100) throw new ConfigError('--max-segment-age must be at least 100ms');

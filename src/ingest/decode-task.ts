@@ -10,8 +10,9 @@ import { decodeWriteRequestV1 } from '../prom/remote-write-v1.js';
 import { decodeWriteRequestV2 } from '../prom/remote-write-v2.js';
 import { ByteOutPool } from '../transform/csv-bytes.js';
 import { MetricsCsvWriter, type TableBytes } from '../transform/metrics-csv-writer.js';
-import { selectHotPath } from '../transform/native-hot-path.js';
+import { loadNativeHotPath, selectHotPath } from '../transform/native-hot-path.js';
 import { blockDecodedLength } from '../wal/s2.js';
+import { ArrivalGaps } from '../wal/arrival-gaps.js';
 import { WalWriter, type PendingRows } from '../wal/wal-writer.js';
 import type { DecodeResult, DecodeTask, DecodeWorkerData, WorkerWalMessage } from './task-types.js';
 
@@ -22,9 +23,15 @@ const buffers = new ByteOutPool();
 const hotPath = selectHotPath(data.config.transform.hotPath);
 const native = hotPath instanceof Error ? undefined : hotPath;
 const builder = new MetricsCsvWriter(data.config.transform, hasher, data.config.transform.seriesCacheBytes, buffers, native);
-const writer = new WalWriter(data.config.wal, threadId, builder.schema.headerLine, (delta) => {
-  parentPort?.postMessage({ type: 'wal-delta', delta } satisfies WorkerWalMessage);
-});
+// --wal-writeback uses the addon whatever --hot-path says; main.ts warns when it cannot load.
+const addon = loadNativeHotPath();
+const writer = new WalWriter(
+  data.config.wal,
+  threadId,
+  builder.schema.headerLine,
+  (delta) => parentPort?.postMessage({ type: 'wal-delta', delta } satisfies WorkerWalMessage),
+  addon instanceof Error ? undefined : (fd, offset, length) => addon.startWriteback(fd, offset, length),
+);
 
 /**
  * Decompresses a snappy block after checking its declared size against the limit (the main
@@ -42,6 +49,9 @@ function decompressChecked(body: Buffer, maxBytes: number): Buffer {
     throw new IngestError('bad_snappy', `body is not a valid snappy block: ${(e as Error).message}`);
   }
 }
+
+/** Decides whether a flush waits out --group-commit-delay for the requests after it. */
+const arrivals = new ArrivalGaps();
 
 /** Series cache counters already reported, so each result carries only its own lookups. */
 let reportedHits = 0;
@@ -66,7 +76,7 @@ export async function decodeTask(task: DecodeTask): Promise<DecodeResult> {
     };
     reportedHits = cache.hits;
     reportedMisses = cache.misses;
-    await writer.write(pendingRows(builder.tables()));
+    await writer.write(pendingRows(builder.tables()), arrivals.next(performance.now(), data.config.wal.groupCommitDelayMs));
     return { ok: true, ...result, wal: writer.takeDelta() };
   } catch (e) {
     const code = errorCodeOf(e);

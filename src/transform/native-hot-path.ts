@@ -33,6 +33,11 @@ export interface NativeHotPath {
   stats(ctx: NativeContext, out: Float64Array): void;
   /** `formatValue` into `out` (≥ 40 bytes): bytes written, -1 for |v| ≥ 1e21. For tests. */
   formatValue(v: number, out: Uint8Array): number;
+  /**
+   * sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE): starts writing that range to
+   * disk without waiting. Returns 0 or the errno. Used by the WAL writer (--wal-writeback).
+   */
+  startWriteback(fd: number, offset: number, length: number): number;
 }
 
 /** native/build/adx_native.node, from src/transform/ or dist/src/transform/. */

@@ -23,6 +23,8 @@ export class SegmentFile {
   readonly createdAtMs: number;
   #fd: number;
   #size: number;
+  /** Bytes before this offset were already handed to `startWriteback`. */
+  #pushed = 0;
 
   private constructor(filePath: string, prefix: string, fd: number, size: number, createdAtMs: number) {
     this.path = filePath;
@@ -109,6 +111,20 @@ export class SegmentFile {
       // truncates whatever is left; `#size` stays the valid prefix.
       this.#size = Math.min(this.#size, size);
     }
+  }
+
+  /**
+   * Hands the bytes appended since the last call to `start` (sync_file_range: begin writing them
+   * to disk, don't wait). Returns how many bytes that was; 0 when there were none or the call
+   * failed (it is advisory: the kernel writes them back later anyway).
+   */
+  startWriteback(start: (fd: number, offset: number, length: number) => number): number {
+    if (this.#fd < 0) return 0;
+    const from = Math.min(this.#pushed, this.#size);
+    const length = this.#size - from;
+    if (length <= 0) return 0;
+    this.#pushed = this.#size;
+    return start(this.#fd, from, length) === 0 ? length : 0;
   }
 
   /** fdatasync on the libuv pool; rejects with a `wal_io`/`disk_full` IngestError. */

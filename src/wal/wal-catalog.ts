@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Registry } from 'prom-client';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { WalConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { checkSegment } from './repair.js';
@@ -31,6 +31,7 @@ export class WalCatalog {
   readonly #log: Logger;
   readonly #segments = new Map<string, SegmentEntry>();
   #bytes = 0;
+  #writeback: Counter | undefined;
 
   constructor(config: WalConfig, log: Logger, registry: Registry) {
     this.#config = config;
@@ -80,6 +81,7 @@ export class WalCatalog {
 
   apply(delta: WalDelta): void {
     this.#bytes += delta.bytes;
+    if (delta.writebackBytes) this.#writeback?.inc(delta.writebackBytes);
     for (const e of delta.events) {
       if (e.kind === 'created') {
         const name = tryParseSegmentName(path.basename(e.path));
@@ -167,6 +169,11 @@ export class WalCatalog {
       collect() {
         setAll(this, perTable((acc, s, now) => acc.set(key(s), Math.max(acc.get(key(s)) ?? 0, (now - s.createdAtMs) / 1000))));
       },
+    });
+    this.#writeback = new Counter({
+      name: 'adxmon_ingestor_wal_writeback_started_bytes_total',
+      help: 'WAL bytes the workers asked the kernel to start writing to disk (--wal-writeback, sync_file_range).',
+      registers: [registry],
     });
     new Gauge({
       name: 'adxmon_ingestor_wal_disk_usage_bytes',

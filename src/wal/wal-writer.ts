@@ -18,7 +18,12 @@ export interface WalDelta {
   /** Bytes added to (or, negative, removed from) the WAL since the last delta. */
   bytes: number;
   events: SegmentEvent[];
+  /** Bytes handed to the kernel's writeback (--wal-writeback) since the last delta. */
+  writebackBytes?: number;
 }
+
+/** sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE): 0 or an errno. */
+export type StartWriteback = (fd: number, offset: number, length: number) => number;
 
 /**
  * Rows for one segment prefix, as produced by a transform, laid out as a block payload:
@@ -73,9 +78,14 @@ export class WalWriter {
   #directoryDirty = false;
   readonly #onIdleDelta: (delta: WalDelta) => void;
   #timer: NodeJS.Timeout | undefined;
+  /** sync_file_range from the native addon (--wal-writeback); undefined: left to the kernel. */
+  readonly #startWriteback: StartWriteback | undefined;
+  /** Bytes appended since writeback was last started. */
+  #sinceWriteback = 0;
 
-  constructor(config: WalConfig, writerId: number, headerLine: string, onIdleDelta: (delta: WalDelta) => void) {
+  constructor(config: WalConfig, writerId: number, headerLine: string, onIdleDelta: (delta: WalDelta) => void, startWriteback?: StartWriteback) {
     this.#config = config;
+    this.#startWriteback = config.writebackBytes > 0 && config.fsync !== 'always' ? startWriteback : undefined;
     this.#writerId = writerId;
     this.#headerLine = Buffer.from(headerLine);
     this.#onIdleDelta = onIdleDelta;
@@ -84,8 +94,12 @@ export class WalWriter {
     this.#timer.unref();
   }
 
-  /** Queues rows for the next flush; resolves once they are durable per `--wal-fsync`. */
-  write(rows: Iterable<PendingRows>): Promise<void> {
+  /**
+   * Queues rows for the next flush; resolves once they are durable per `--wal-fsync`.
+   * `expectMore` false (no other request is on its way) flushes at once instead of waiting
+   * out the group-commit delay for company that will not come.
+   */
+  write(rows: Iterable<PendingRows>, expectMore = true): Promise<void> {
     for (const r of rows) {
       if (r.rows === 0) continue;
       let p = this.#pending.get(r.prefix);
@@ -95,7 +109,7 @@ export class WalWriter {
       this.#pendingBytes += r.block.byteLength;
     }
     const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
-    const now = this.#config.groupCommitDelayMs <= 0 || this.#pendingBytes >= FLUSH_BYTES;
+    const now = !expectMore || this.#config.groupCommitDelayMs <= 0 || this.#pendingBytes >= FLUSH_BYTES;
     if (!this.#scheduled) {
       this.#scheduled = true;
       if (now) setImmediate(() => void this.#flush());
@@ -133,6 +147,10 @@ export class WalWriter {
     } finally {
       for (const p of pending.values()) for (const piece of p.pieces) piece.done?.();
     }
+    if (this.#startWriteback !== undefined) {
+      for (const [seg, before] of touched) this.#sinceWriteback += seg.size - before;
+      if (this.#sinceWriteback >= this.#config.writebackBytes) this.#writeback();
+    }
     if (this.#config.fsync === 'always' && touched.size > 0) {
       try {
         await Promise.all([...[...touched.keys()].map((s) => this.#sync(s)), this.#syncDirectory()]);
@@ -147,6 +165,20 @@ export class WalWriter {
     for (const w of waiters) w.resolve();
     // --wal-fsync=rotate: new directory entries are synced in the background, off this thread.
     if (this.#directoryDirty) void this.#syncDirectory().catch(() => undefined);
+  }
+
+  /**
+   * Starts the kernel writing every active segment's new bytes (sync_file_range WRITE, no wait).
+   * Without it the kernel lets dirty WAL pages pile up for 30 s (dirty_expire_centisecs) and then
+   * writes back a gigabyte in a burst that stalls this thread's writes and its core for 100–300 ms;
+   * in small steady steps the same work costs no latency. Segments already retired are being
+   * closed (and fsynced per --wal-fsync) anyway.
+   */
+  #writeback(): void {
+    this.#sinceWriteback = 0;
+    let bytes = 0;
+    for (const seg of this.#active.values()) bytes += seg.startWriteback(this.#startWriteback!);
+    this.#delta.writebackBytes = (this.#delta.writebackBytes ?? 0) + bytes;
   }
 
   /** Syncs the WAL directory when a segment was created since the last time; shares one fsync in flight. */

@@ -5,15 +5,16 @@ import t from 'tap';
 import type { WalConfig } from '../../src/config/config.js';
 import { readSegment } from '../../src/wal/segment-reader.js';
 import { tryParseSegmentName } from '../../src/wal/segment-name.js';
-import { WalWriter, type WalDelta } from '../../src/wal/wal-writer.js';
+import { loadNativeHotPath } from '../../src/transform/native-hot-path.js';
+import { WalWriter, type StartWriteback, type WalDelta } from '../../src/wal/wal-writer.js';
 
 const HEADER = 'Timestamp:datetime,SeriesId:long,Labels:dynamic,Value:real\n';
 
-function setup(t: Tap.Test, over: Partial<WalConfig> = {}) {
+function setup(t: Tap.Test, over: Partial<WalConfig> = {}, startWriteback?: StartWriteback) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walw-'));
   const idle: WalDelta[] = [];
-  const config: WalConfig = { storageDir: dir, maxSegmentBytes: 1 << 30, maxSegmentAgeMs: 60_000, maxDiskUsageBytes: 1 << 40, maxSegmentCount: 1000, fsync: 'rotate', groupCommitDelayMs: 0, ...over };
-  const w = new WalWriter(config, 7, HEADER, (d) => idle.push(d));
+  const config: WalConfig = { storageDir: dir, maxSegmentBytes: 1 << 30, maxSegmentAgeMs: 60_000, maxDiskUsageBytes: 1 << 40, maxSegmentCount: 1000, fsync: 'rotate', groupCommitDelayMs: 0, writebackBytes: 0, ...over };
+  const w = new WalWriter(config, 7, HEADER, (d) => idle.push(d), startWriteback);
   t.teardown(async () => {
     await w.closeAll();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -60,10 +61,72 @@ t.test('--group-commit-delay: writes within the delay share one block; 8 MiB wai
   const outcome = await Promise.race([flushed, new Promise((r) => setTimeout(() => r('still waiting after 20 s'), 20_000).unref())]);
   t.equal(outcome, 'flushed', 'over 8 MiB waiting: flushed without waiting out the (1 h) delay');
   t.equal(readSegment(slowSegments()[0]!).blocks.length, 1);
+  // No other request on its way (expectMore false): written at once, and so is what waited.
+  const lone = setup(t, { groupCommitDelayMs: 3_600_000 });
+  const waiting = lone.w.write([rows('Metrics_A', 1, 'e')]);
+  await new Promise((r) => setTimeout(r, 20));
+  t.equal(lone.segments().length, 0, 'a write expecting company waits');
+  const alone = await Promise.race([Promise.all([waiting, lone.w.write([rows('Metrics_A', 1, 'f')], false)]).then(() => 'flushed'), new Promise((r) => setTimeout(() => r('still waiting after 20 s'), 20_000).unref())]);
+  t.equal(alone, 'flushed', 'the last expected request flushes without the (1 h) delay');
+  t.equal(readSegment(lone.segments()[0]!).blocks[0]!.csv.toString(), HEADER + 'e0\nf0\n', 'in one block with the one that waited');
   const last = w.write([rows('Metrics_A', 1, 'd')]);
   await w.closeAll();
   await last;
   t.equal(readSegment(segments()[0]!).blocks.length, 2, 'closeAll flushes what waits for the delay');
+});
+
+t.test('--wal-writeback: every appended byte of the active segments is handed to writeback once, in order', async (t) => {
+  const calls: { fd: number; offset: number; length: number }[] = [];
+  const record: StartWriteback = (fd, offset, length) => (calls.push({ fd, offset, length }), 0);
+  const { w, segments } = setup(t, { writebackBytes: 8 << 10 }, record);
+  for (let i = 0; i < 40; i++) await w.write([rows('Metrics_A', 200, `a${i}-`), rows('Metrics_B', 50, `b${i}-`)]);
+  t.ok(calls.length >= 4, `${calls.length} writeback calls for ~${Math.round(segments().reduce((n, f) => n + fs.statSync(f).size, 0) / 1024)} KiB`);
+  // Per file: the ranges start at 0 and follow each other without gap or overlap, and stop
+  // no further than the file's size; what is left is less than one --wal-writeback step.
+  const byFd = new Map<number, { offset: number; length: number }[]>();
+  for (const c of calls) byFd.set(c.fd, [...(byFd.get(c.fd) ?? []), c]);
+  t.equal(byFd.size, 2, 'both active segments');
+  const sizes = segments().map((f) => fs.statSync(f).size);
+  const covered: number[] = [];
+  for (const ranges of byFd.values()) {
+    let end = 0;
+    for (const r of ranges) {
+      t.equal(r.offset, end, 'contiguous');
+      t.ok(r.length > 0, 'never empty');
+      end = r.offset + r.length;
+    }
+    covered.push(end);
+  }
+  const left = sizes.reduce((a, b) => a + b, 0) - covered.reduce((a, b) => a + b, 0);
+  t.ok(left >= 0 && left < 8 << 10, `${left} bytes not yet handed over, less than one step`);
+  t.equal(w.takeDelta().writebackBytes, covered.reduce((a, b) => a + b, 0), 'the delta counts what was handed over');
+  const none: StartWriteback = () => t.fail('writeback with --wal-writeback 0') as unknown as number;
+  const off = setup(t, { writebackBytes: 0 }, none);
+  const always = setup(t, { writebackBytes: 1, fsync: 'always' }, none);
+  for (let i = 0; i < 5; i++) await Promise.all([off.w.write([rows('Metrics_A', 200)]), always.w.write([rows('Metrics_A', 200)])]);
+  // A failing call (say EINVAL on a file system without it) is ignored: nothing is counted.
+  const failing = setup(t, { writebackBytes: 1 }, () => 22);
+  await failing.w.write([rows('Metrics_A', 200)]);
+  t.equal(failing.w.takeDelta().writebackBytes ?? 0, 0);
+});
+
+t.test('the native startWriteback calls sync_file_range on a real file', async (t) => {
+  const addon = loadNativeHotPath();
+  if (addon instanceof Error) {
+    if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE === '1') return t.skip('native addon opted out');
+    return t.fail(addon.message);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walw-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const fd = fs.openSync(path.join(dir, 'f'), 'w');
+  fs.writeSync(fd, Buffer.alloc(1 << 20, 1));
+  t.equal(addon.startWriteback(fd, 0, 1 << 20), 0, 'started');
+  t.equal(addon.startWriteback(fd, 4096, 0), 0, 'an empty range is a no-op');
+  fs.closeSync(fd);
+  t.equal(addon.startWriteback(fd, 0, 4096), os.constants.errno.EBADF, 'a closed fd gives EBADF back, not a throw');
+  t.throws(() => addon.startWriteback(-1, 0, 1), TypeError);
+  t.throws(() => (addon.startWriteback as (...a: unknown[]) => number)('x', 0, 1), TypeError);
+  t.throws(() => addon.startWriteback(0, -5, 1), TypeError);
 });
 
 t.test('segments rotate on size; ids sort in creation order', async (t) => {
