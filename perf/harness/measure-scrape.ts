@@ -107,6 +107,7 @@ async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promi
     scrapesServed: served1.scrapes - served0.scrapes,
     samplesServed: served1.samples - served0.samples,
     normalPending: rig.sender.spec.normalPending(nominalSps, load.scrapeIntervalS),
+    receiverStoredSps: stored0 !== undefined && stored1 !== undefined ? (stored1 - stored0) / windowS : undefined,
   });
   return {
     ...verdict,

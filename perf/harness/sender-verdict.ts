@@ -14,6 +14,12 @@ export const KEEP_UP_LIMITS = Object.freeze({
   pendingGrowth: 1.5,
   /** Prometheus: newest sample taken in minus newest sent, at most, s. */
   maxLagS: 5,
+  /**
+   * The receiver must have stored at least this fraction of what the sender scraped (by its own
+   * counter): a sender can look healthy for a 10 s window while it buffers what it cannot send.
+   * Not 1: remote-write batches make a short window lumpy.
+   */
+  minStoredFraction: 0.8,
 });
 
 export interface SenderWindow {
@@ -31,6 +37,8 @@ export interface SenderWindow {
   samplesServed: number;
   /** Backlog that is normal at this rate. */
   normalPending: number;
+  /** Samples per second the receiver stored over the window (its own counter); undefined: unknown. */
+  receiverStoredSps?: number;
 }
 
 export interface SenderWindowResult extends Verdict {
@@ -70,7 +78,7 @@ function scrapeReasons(w: SenderWindow): string[] {
 /**
  * Kept up = nothing dropped, failed or retried; every target up, scraped about once per
  * interval, each scrape within the interval; the remote-write backlog (and Prometheus's lag)
- * not growing.
+ * not growing; the receiver storing about what was scraped.
  */
 export function judgeSenderWindow(w: SenderWindow): SenderWindowResult {
   const reasons: string[] = [];
@@ -79,12 +87,16 @@ export function judgeSenderWindow(w: SenderWindow): SenderWindowResult {
   if (lost > 0) reasons.push(`${lost} dropped or failed`);
   if (retries > 0) reasons.push(`${retries} retries or non-2xx answers`);
   reasons.push(...scrapeReasons(w), ...backlogReasons(w));
+  const intakeSps = w.windowS > 0 ? Math.round(w.samplesServed / w.windowS) : 0;
+  if (w.receiverStoredSps !== undefined && w.receiverStoredSps < KEEP_UP_LIMITS.minStoredFraction * intakeSps) {
+    reasons.push(`the receiver stored ${Math.round(w.receiverStoredSps)}/s of ${intakeSps}/s scraped`);
+  }
   const took = bucketDelta(w.start.requestDurations, w.end.requestDurations);
   const ms = (q: number) => Math.round((tryQuantile(took, q) ?? 0) * 1e6) / 1000;
   return {
     ok: reasons.length === 0,
     reasons,
-    intakeSps: w.windowS > 0 ? Math.round(w.samplesServed / w.windowS) : 0,
+    intakeSps,
     p50Ms: ms(0.5),
     p99Ms: ms(0.99),
   };

@@ -20,10 +20,13 @@ function workerFile(): string {
 
 export class DecodePool {
   readonly #pool: Piscina<DecodeTask, DecodeResult>;
+  /** Worker threads (--workers). */
+  readonly threads: number;
 
   /** `onError` hears worker failures outside a task (the pool replaces the worker). */
   constructor(config: Config, ring: SharedArrayBuffer, onWalMessage: (m: WorkerWalMessage) => void, onError: (err: unknown) => void) {
     const workerData: DecodeWorkerData = { config, ring };
+    this.threads = config.workers;
     this.#pool = new Piscina({
       filename: workerFile(),
       minThreads: config.workers,

@@ -76,7 +76,10 @@ export async function decodeTask(task: DecodeTask): Promise<DecodeResult> {
     };
     reportedHits = cache.hits;
     reportedMisses = cache.misses;
-    await writer.write(pendingRows(builder.tables()), arrivals.next(performance.now(), data.config.wal.groupCommitDelayMs));
+    // Wait for company only when other requests are in flight and have lately come closer
+    // together than the delay (arrivals are noted either way).
+    const soon = arrivals.next(performance.now(), data.config.wal.groupCommitDelayMs);
+    await writer.write(pendingRows(builder.tables()), task.company && soon);
     return { ok: true, ...result, wal: writer.takeDelta() };
   } catch (e) {
     const code = errorCodeOf(e);

@@ -199,7 +199,9 @@ export class RemoteWriteHandler {
     p.inWorker = true;
     this.#d.metrics.queueDepth.set(this.#d.pool.queueSize);
     const slot = p.slot!;
-    this.#d.pool.run({ offset: slot.offset, length: p.received, protocol: p.protocol, buffer: slot.inRing ? undefined : slot.buffer }).then(
+    // #inflight counts this request too (admitted, not yet answered).
+    const company = this.#inflight > this.#d.pool.threads;
+    this.#d.pool.run({ offset: slot.offset, length: p.received, protocol: p.protocol, buffer: slot.inRing ? undefined : slot.buffer, company }).then(
       (r) => this.#onResult(p, r),
       // The pool's queue cannot overflow (it is longer than --max-inflight-requests), so a
       // rejection here is a worker failure.

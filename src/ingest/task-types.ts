@@ -22,6 +22,13 @@ export interface DecodeTask {
   readonly protocol: RemoteWriteProtocol;
   /** A large body's own shared buffer (shared with the worker, not copied). */
   readonly buffer?: SharedArrayBuffer;
+  /**
+   * More requests were in flight than there are workers when this one was dispatched. When
+   * false, no other request can share this one's WAL flush (a sender that waits for each answer,
+   * like a Prometheus shard, has one in flight), so the worker writes it without waiting out
+   * --group-commit-delay.
+   */
+  readonly company: boolean;
 }
 
 export type DecodeResult =

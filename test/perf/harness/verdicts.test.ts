@@ -80,6 +80,7 @@ t.test('real sender window: intake, latency, and keeping up', async (t) => {
     [{ scrapesServed: 50 }, /50 scrapes served/],
     [{ polls: growing, end: reading({ pending: 200_000 }) }, /backlog grew/],
     [{ polls: [reading({ lagS: 8 })] }, /8.0 s behind/],
+    [{ receiverStoredSps: 7_000 }, /the receiver stored 7000\/s of 10000\/s scraped/],
   ];
   for (const [extra, why] of cases) {
     const v = judgeSenderWindow(window(extra));
@@ -87,4 +88,6 @@ t.test('real sender window: intake, latency, and keeping up', async (t) => {
     t.match(v.reasons.join('; '), why);
   }
   t.ok(judgeSenderWindow(window({ polls: [reading({ pending: 9000 })], end: reading({ pending: 9500 }) })).ok, 'a backlog within the normal size is fine');
+  t.ok(judgeSenderWindow(window({ receiverStoredSps: 8_500 })).ok, 'storing 85 % in a short window is within batch lumpiness');
+  t.ok(judgeSenderWindow(window({ receiverStoredSps: 14_000 })).ok, 'storing more (a backlog draining) is fine');
 });
