@@ -33,7 +33,7 @@ export async function serve(config: Config, log: Logger): Promise<RunningServer>
   log.info('hot path', { remoteWrite1: hotPath === undefined ? 'typescript' : 'native', remoteWrite2: 'typescript' });
   const addon = loadNativeHotPath();
   if (config.wal.writebackBytes > 0 && config.wal.fsync !== 'always' && addon instanceof Error) {
-    log.warn('--wal-writeback needs the native addon; WAL pages are written back by the kernel alone (expect latency spikes under sustained load)', { reason: addon.message });
+    log.warn('--wal-writeback needs the native addon; WAL pages are written back by the kernel alone (dirty pages can pile up to gigabytes under sustained load)', { reason: addon.message });
   }
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
