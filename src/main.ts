@@ -24,14 +24,13 @@ const STATS_LOG_INTERVAL_MS = 60_000;
 
 /** Composition root of `adx-ingestor serve`: wires the parts together and nothing else. */
 export async function serve(config: Config, log: Logger): Promise<RunningServer> {
+  const addon = loadNativeHotPath();
   const hotPath = selectHotPath(config.transform.hotPath);
   if (hotPath instanceof Error) throw new Error(`--hot-path native: ${hotPath.message}`);
-  if (hotPath === undefined && config.transform.hotPath === 'auto') {
-    const why = loadNativeHotPath() as Error;
-    log.warn('native hot path unavailable: remote write 1.0 runs on the TypeScript writer (about half the throughput)', { reason: why.message });
+  if (hotPath === undefined && config.transform.hotPath === 'auto' && addon instanceof Error) {
+    log.warn('native hot path unavailable: remote write 1.0 runs on the TypeScript writer (about half the throughput)', { reason: addon.message });
   }
   log.info('hot path', { remoteWrite1: hotPath === undefined ? 'typescript' : 'native', remoteWrite2: 'typescript' });
-  const addon = loadNativeHotPath();
   if (config.wal.writebackBytes > 0 && config.wal.fsync !== 'always' && addon instanceof Error) {
     log.warn('--wal-writeback needs the native addon; WAL pages are written back by the kernel alone (dirty pages can pile up to gigabytes under sustained load)', { reason: addon.message });
   }
