@@ -587,6 +587,7 @@ static int write_series(Ctx *c, Call *call, const SeriesRef *ref) {
 
 /* How many series ahead `prefetch_entry` runs: enough to cover a memory round trip. */
 #define PREFETCH_AHEAD 4
+#define SLOT_PREFETCH_AHEAD 16
 
 /* The whole request: scan every series (hashing and prefetching slots), then write them. */
 static int encode_request(Ctx *c, Call *call, const uint8_t *req, size_t req_len) {
@@ -614,6 +615,9 @@ static int encode_request(Ctx *c, Call *call, const uint8_t *req, size_t req_len
     r.p += len;
   }
   for (size_t i = 0; i < n; i++) {
+    /* The scan's slot prefetches are gone from the CPU caches by now in a request of thousands
+     * of series: fetch the slot again further ahead, so that prefetch_entry finds it there. */
+    if (i + SLOT_PREFETCH_AHEAD < n) __builtin_prefetch(c->slots + (size_t)slot_of(c->series[i + SLOT_PREFETCH_AHEAD].hash, c->mask) * SLOT);
     if (i + PREFETCH_AHEAD < n) prefetch_entry(c, &c->series[i + PREFETCH_AHEAD]);
     int status = write_series(c, call, &c->series[i]);
     if (status != OK) return status;
