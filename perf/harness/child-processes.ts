@@ -166,3 +166,22 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, tim
     await sleep(100);
   }
 }
+
+/**
+ * Spawns `argv` (see `spawnChild`) and waits up to 30 s until `readyUrl` answers 2xx and
+ * `alsoReady` (when given) holds; stops the child and throws when it does not get there.
+ */
+export async function spawnReady(name: string, argv: readonly string[], opts: SpawnOptions, readyUrl: string, alsoReady?: () => Promise<boolean>): Promise<Child> {
+  const child = spawnChild(name, argv, opts);
+  try {
+    const ready = async () => {
+      await httpGet(readyUrl, 1000);
+      return alsoReady === undefined || alsoReady();
+    };
+    await waitUntil(`${name} to be ready`, ready, 30_000, child);
+    return child;
+  } catch (err) {
+    await child.stop(2000);
+    throw err;
+  }
+}

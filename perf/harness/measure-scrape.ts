@@ -27,7 +27,7 @@ const SENDER_BUSY = 0.9;
 /** Receiver-stored and scraped rates further apart than this get a note (remote-write batches make short windows lumpy). */
 const STORED_GAP = 0.2;
 
-interface Targets {
+export interface Targets {
   child: Child;
   addresses: string[];
   setSeries(n: number): Promise<void>;
@@ -35,7 +35,8 @@ interface Targets {
   served(): Promise<{ scrapes: number; samples: number }>;
 }
 
-async function startTargets(load: ScrapeLoad, series: number, cpus: string): Promise<Targets> {
+/** The synthetic targets (`scrape-targets.ts`), each serving `series` series over `load.metrics` families. */
+export async function startTargets(load: Pick<ScrapeLoad, 'targets' | 'metrics'>, series: number, cpus: string | undefined): Promise<Targets> {
   const argv = ['node', 'dist/perf/harness/scrape-targets.js', '--targets', String(load.targets), '--series', String(series), '--metrics', String(load.metrics)];
   const child = spawnChild('scrape-targets', argv, { cpus, pipeStdout: true });
   const first = await new Promise<string>((resolve, reject) => {

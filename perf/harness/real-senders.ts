@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, httpGet, shellQuote, spawnChild, waitUntil, type Child } from './child-processes.js';
+import { freePort, httpGet, shellQuote, spawnReady, type Child } from './child-processes.js';
 import { histogramBuckets, parsePromText, sumOrZero, type Bucket, type MetricSample } from './prom-text.js';
 import type { SenderName } from './report-types.js';
 
@@ -111,32 +111,25 @@ export interface RunningSender {
   readonly spec: RealSenderSpec;
   readonly child: Child;
   readonly commands: string[];
+  /** Its own /metrics. */
+  readonly metricsUrl: string;
   reading(): Promise<SenderReading>;
   targetHealth(): Promise<TargetHealth>;
 }
 
 /** Starts `spec` pinned to `cpus`, its config and queue in `dir` (the caller removes it). */
-export async function startSender(spec: RealSenderSpec, p: { dir: string; targets: readonly string[]; intervalS: number; writeUrl: string; cpus: string }): Promise<RunningSender> {
+export async function startSender(spec: RealSenderSpec, p: { dir: string; targets: readonly string[]; intervalS: number; writeUrl: string; cpus: string | undefined }): Promise<RunningSender> {
   const configFile = path.join(p.dir, spec.configName);
   const config = spec.config(p.targets, p.intervalS, p.writeUrl);
   fs.writeFileSync(configFile, config);
   const port = await freePort();
-  const child = spawnChild(spec.name, spec.argv({ dir: p.dir, configFile, port, writeUrl: p.writeUrl }), { cpus: p.cpus });
   const base = `http://127.0.0.1:${port}`;
-  try {
-    const ready = async () => {
-      await httpGet(`${base}${spec.readyPath}`, 1000);
-      return true;
-    };
-    await waitUntil(`${spec.name} to be ready`, ready, 30_000, child);
-  } catch (err) {
-    await child.stop(2000);
-    throw err;
-  }
+  const child = await spawnReady(spec.name, spec.argv({ dir: p.dir, configFile, port, writeUrl: p.writeUrl }), { cpus: p.cpus }, `${base}${spec.readyPath}`);
   return {
     spec,
     child,
     commands: [`mkdir -p ${shellQuote(p.dir)}`, `printf '%s\\n' ${shellQuote(config)} > ${shellQuote(configFile)}`, child.command],
+    metricsUrl: `${base}/metrics`,
     reading: async () => spec.read(parsePromText(await httpGet(`${base}/metrics`))),
     async targetHealth() {
       const body = JSON.parse(await httpGet(`${base}/api/v1/targets?state=active`)) as TargetsResponse;

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { freePort, httpGet, makeTempDir, removeTempDir, REPO_ROOT, shellQuote, spawnChild, waitUntil, type Child } from './child-processes.js';
+import { freePort, httpGet, makeTempDir, removeTempDir, REPO_ROOT, shellQuote, spawnReady, type Child } from './child-processes.js';
 import { parsePromText, trySum } from './prom-text.js';
 import { treeCpuSeconds, treePeakRssMiB } from './proc-stats.js';
 import type { ReceiverName } from './report-types.js';
@@ -177,8 +177,8 @@ export function directoryBytes(dir: string): number {
   return bytes;
 }
 
-async function startOnce(spec: ReceiverSpec, cpus: string, dir: string): Promise<RunningReceiver> {
-  const port = await freePort();
+async function startOnce(spec: ReceiverSpec, cpus: string, dir: string, fixedPort: number | undefined): Promise<RunningReceiver> {
+  const port = fixedPort ?? (await freePort());
   const ports = { port, metricsPort: spec.separateMetricsPort ? await freePort() : port };
   const argv = spec.argv(dir, { ...ports, cores: cpus.split(',').length, maxDiskGiB: maxDiskGiB(dir) });
   const commands = [`mkdir -p ${shellQuote(dir)}`];
@@ -186,19 +186,9 @@ async function startOnce(spec: ReceiverSpec, cpus: string, dir: string): Promise
     fs.writeFileSync(path.join(dir, name), content);
     commands.push(`printf '%s\\n' ${shellQuote(content)} > ${shellQuote(path.join(dir, name))}`);
   }
-  const child = spawnChild(spec.name, argv, { cpus });
-  commands.push(child.command);
   const metricsBase = `http://127.0.0.1:${ports.metricsPort}`;
-  try {
-    const ready = async () => {
-      await httpGet(`${metricsBase}${spec.readyPath}`, 1000);
-      return canConnect(port);
-    };
-    await waitUntil(`${spec.name} to be ready`, ready, 30_000, child);
-  } catch (err) {
-    await child.stop(2000);
-    throw err;
-  }
+  const child = await spawnReady(spec.name, argv, { cpus }, `${metricsBase}${spec.readyPath}`, () => canConnect(port));
+  commands.push(child.command);
   return {
     spec,
     pid: child.pid,
@@ -218,17 +208,18 @@ async function startOnce(spec: ReceiverSpec, cpus: string, dir: string): Promise
 }
 
 /**
- * Starts `spec` pinned to `cpus` with a fresh data directory; retries when a port was taken
- * meanwhile. Dirty pages (the previous receiver's, anyone's) are written back first, so this one's
- * writes and fsyncs do not wait behind gigabytes of someone else's.
+ * Starts `spec` pinned to `cpus` with a fresh data directory, listening on `port` (a free one
+ * when undefined); retries when a port was taken meanwhile. Dirty pages (the previous receiver's,
+ * anyone's) are written back first, so this one's writes and fsyncs do not wait behind gigabytes
+ * of someone else's.
  */
-export async function startReceiver(spec: ReceiverSpec, cpus: string): Promise<RunningReceiver> {
+export async function startReceiver(spec: ReceiverSpec, cpus: string, port?: number): Promise<RunningReceiver> {
   execFileSync('sync', { timeout: 120_000 });
   let last: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const dir = makeTempDir(`adxi-perf-${spec.name}-`);
     try {
-      return await startOnce(spec, cpus, dir);
+      return await startOnce(spec, cpus, dir, port);
     } catch (err) {
       removeTempDir(dir);
       last = err;

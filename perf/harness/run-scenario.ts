@@ -5,6 +5,7 @@
  */
 import { computeRatios, summarize } from './figures.js';
 import { machineInfo, versions } from './machine-info.js';
+import { measureWithBacklog } from './measure-backlog.js';
 import { measureWithLoadgen } from './measure-loadgen.js';
 import { measureWithScrapeSender } from './measure-scrape.js';
 import { REAL_SENDERS } from './real-senders.js';
@@ -32,6 +33,19 @@ function measure(leg: Leg, receiver: ReceiverName, ctx: RunContext): Promise<Run
       return measureWithLoadgen({ ...leg, load: leg.load }, spec, ctx);
     case 'scrape':
       return measureWithScrapeSender({ ...leg, load: leg.load }, spec, ctx);
+    case 'backlog':
+      return measureWithBacklog({ ...leg, load: leg.load }, spec, ctx);
+  }
+}
+
+function activeSeries(leg: Leg): number {
+  switch (leg.load.kind) {
+    case 'loadgen':
+      return leg.load.series;
+    case 'scrape': // the series at the highest rate tried (each step changes the series per target)
+      return Math.max(...leg.load.ratesSps) * leg.load.scrapeIntervalS;
+    case 'backlog':
+      return leg.load.fillSps * leg.load.scrapeIntervalS;
   }
 }
 
@@ -43,7 +57,7 @@ function binariesOf(legs: readonly Leg[]): string[] {
   const out = new Set<string>();
   for (const leg of legs) {
     for (const r of leg.receivers) out.add(RECEIVERS[r].binary);
-    if (leg.load.kind === 'scrape') out.add(REAL_SENDERS[leg.load.sender].binary);
+    if (leg.load.kind !== 'loadgen') out.add(REAL_SENDERS[leg.load.sender].binary);
   }
   out.add('taskset');
   return [...out];
@@ -92,8 +106,7 @@ async function runLeg(scenario: Scenario, leg: Leg, o: RunOptions, commands: str
       protocol: leg.protocol,
       receiverCpus: leg.receiverCpus,
       senderCpus: leg.senderCpus,
-      // Real senders: the series at the highest rate tried (each step changes the series per target).
-      activeSeries: leg.load.kind === 'loadgen' ? leg.load.series : Math.max(...leg.load.ratesSps) * leg.load.scrapeIntervalS,
+      activeSeries: activeSeries(leg),
       runs: t.runs,
       ...summarize(t.runs),
       notes: t.notes,

@@ -53,6 +53,34 @@ export interface ScrapeLoad {
   latencyProbe: ProbeTiming;
 }
 
+/**
+ * A real sender draining a backlog: vmagent scrapes the synthetic targets while no receiver
+ * answers, buffering to its on-disk queue (once per leg); each run then starts a receiver and a
+ * vmagent with a copy of that queue and no scrape jobs, which sends it as fast as the receiver
+ * takes it (closed model: `-remoteWrite.queues` requests in flight, vmagent's own batches). The
+ * receiver is the limit, so this measures its maximum with a real sender, as after an outage.
+ */
+export interface BacklogLoad {
+  kind: 'backlog';
+  sender: 'vmagent';
+  targets: number;
+  metrics: number;
+  scrapeIntervalS: number;
+  /** Rate scraped while filling (series = rate × interval) and for how long. */
+  fillSps: number;
+  fillS: number;
+  /** Requests in flight while draining (vmagent's -remoteWrite.queues). */
+  queues: number;
+  /** After the sender starts: not measured (start-up, the receiver's caches filling). */
+  warmupMs: number;
+  /** Measured until the backlog is gone or for this long (slow receivers). */
+  maxWindowMs: number;
+  /** A shorter measured window is an error (the backlog was too small for the receiver). */
+  minWindowMs: number;
+  /** vmagent's -remoteWrite.rateLimit while draining, bytes/s (the smoke test's tiny backlog would be gone at once). */
+  rateLimitBytesPerS?: number;
+}
+
 export interface Leg {
   protocol: Protocol;
   receivers: readonly ReceiverName[];
@@ -63,7 +91,7 @@ export interface Leg {
   // (dispatched in run-scenario.ts) returning the same Figures (plus optional fields): e.g.
   // { kind: 'ack-to-queryable' } (time from a 2xx to the rows being queryable in ADX) or
   // { kind: 'upload' } (the WAL → ADX upload rate).
-  load: LoadgenLoad | ScrapeLoad;
+  load: LoadgenLoad | ScrapeLoad | BacklogLoad;
   /** Copied into every result of the leg. */
   notes: readonly string[];
 }
@@ -166,6 +194,24 @@ export const SCENARIOS: readonly Scenario[] = [
     ],
   },
   {
+    name: 'vmagent-backlog',
+    description:
+      'vmagent (core 1) sending a 30 M-sample backlog of 300 k series (100 targets × 3000, scraped every second for 100 s while no receiver answered) to each receiver (core 0), as fast as it takes it.',
+    runs: 3,
+    legs: [
+      {
+        protocol: '1.0',
+        receivers: ALL_RECEIVERS,
+        ...ONE_CORE,
+        load: { kind: 'backlog', sender: 'vmagent', targets: 100, metrics: 20, scrapeIntervalS: 1, fillSps: 300_000, fillS: 100, queues: 4, warmupMs: 5000, maxWindowMs: 60_000, minWindowMs: 5000 },
+        notes: [
+          'Real sender, closed model: the figure is maxSps, the receiver\'s storing rate while vmagent (4 requests in flight, its default on 2 cores; ~10 k samples per request) drains its on-disk queue; sustained rate and latency at 50 %/80 % do not apply.',
+          'The same backlog (filled once, copied for each run) goes to every receiver; vmagent alone shares core 1 with nothing else while draining.',
+        ],
+      },
+    ],
+  },
+  {
     name: 'prometheus-agent',
     description: 'Prometheus 2.42 in agent mode (core 1) scraping 100 synthetic targets every second, remote write 1.0 to each receiver (core 0).',
     runs: 3,
@@ -211,6 +257,14 @@ export const SCENARIOS: readonly Scenario[] = [
         load: { kind: 'scrape', sender: 'vmagent', targets: 8, metrics: 5, scrapeIntervalS: 1, ratesSps: [20_000], step: { warmupMs: 2500, durationMs: 3000 }, latencyProbe: { warmupMs: 1500, durationMs: 3000 } },
         notes: ['Smoke run: tiny probes, the figures mean nothing.'],
       },
+      {
+        protocol: '1.0',
+        receivers: ['adx-ingestor'],
+        ...ONE_CORE,
+        // ~80 k samples (~2 MB queued) drained at 512 KB/s: a few seconds.
+        load: { kind: 'backlog', sender: 'vmagent', targets: 8, metrics: 5, scrapeIntervalS: 1, fillSps: 20_000, fillS: 4, queues: 2, warmupMs: 1000, maxWindowMs: 15_000, minWindowMs: 1000, rateLimitBytesPerS: 512 * 1024 },
+        notes: ['Smoke run: a tiny backlog, drained at a limited rate; the figures mean nothing.'],
+      },
     ],
   },
 ];
@@ -242,6 +296,8 @@ export function quickened(s: Scenario): Scenario {
         },
       };
     }
+    // A third of the backlog (the drain is measured until it is gone).
+    if (l.kind === 'backlog') return { ...leg, load: { ...l, fillS: Math.ceil(l.fillS / 3), warmupMs: Math.min(l.warmupMs, 3000), maxWindowMs: Math.min(l.maxWindowMs, 20_000) } };
     return { ...leg, load: { ...l, step: shorter(l.step, { warmupMs: 4000, durationMs: 6000 }), latencyProbe: shorter(l.latencyProbe, { warmupMs: 4000, durationMs: 6000 }) } };
   });
   return { ...s, legs };

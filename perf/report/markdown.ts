@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { PerfReport, ReceiverResult } from '../harness/report-types.js';
 import { formatCount, formatMs, formatRatio, formatSps } from './format.js';
 import { ReportInputError, sortedResults, type LoadedReport } from './load-reports.js';
-import { adxRatio, type TargetCheck, type TargetStatus } from './targets.js';
+import { adxRatio, throughputKey, type TargetCheck, type TargetStatus } from './targets.js';
 
 export const NOTES_START = '<!-- notes:start -->';
 export const NOTES_END = '<!-- notes:end -->';
@@ -80,12 +80,14 @@ function howMeasured(): string[] {
     '- **Sustained samples/s**: the highest offered rate (open model: requests start at fixed times whatever the',
     '  receiver does) at which nothing was dropped or refused and the sender kept up.',
     '- **Max samples/s (closed)**: acknowledged samples/s when each connection sends its next request as soon as the',
-    '  last is answered; – when not measured.',
+    '  last is answered; – when not measured. In a backlog scenario it is the only throughput figure: the receiver\'s',
+    '  storing rate while a real sender drains a backlog it buffered on disk (its own batches and requests in flight),',
+    '  with min–max over runs; CPU cores are then measured over the drain.',
     '- **p50 / p99 at 50 % and 80 %**: request latency, start to end of response, at that fraction of the sustained rate.',
     '- **CPU cores**: the receiver\'s user + system CPU time ÷ wall time at the sustained rate.',
     '- **Peak RSS**: the receiver\'s VmHWM over the run.',
-    '- **adx-ingestor ÷ this**: adx-ingestor\'s median sustained samples/s over this receiver\'s, same sender,',
-    '  protocol and series count, same run.',
+    '- **adx-ingestor ÷ this**: adx-ingestor\'s median sustained samples/s (in a backlog scenario: maximum) over this',
+    '  receiver\'s, same sender, protocol and series count, same run.',
     '',
     'Targets are judged on adx-ingestor\'s medians, peak RSS on its worst run; "per core" divides by the CPUs the',
     'receiver was pinned to. A figure of 0 in the results means "not measured".',
@@ -140,15 +142,16 @@ function resultsTable(report: PerfReport): string[] {
 function resultCells(report: PerfReport, r: ReceiverResult): string[] {
   const { median: m, min, max } = r;
   const latency = (p50: number, p99: number) => (p50 > 0 || p99 > 0 ? `${formatMs(p50)} / ${formatMs(p99)}` : '–');
-  const ratio = r.receiver === 'adx-ingestor' ? undefined : adxRatio(report, r, 'sustainedSps');
+  const ratio = r.receiver === 'adx-ingestor' ? undefined : adxRatio(report, r, throughputKey(r.median));
   if (r.runs.length === 0) return [r.receiver, r.sender, r.protocol, formatCount(r.activeSeries), 'no run completed', '–', '–', '–', '–', '–', '–', '0'];
   return [
     r.receiver,
     r.sender,
     r.protocol,
     formatCount(r.activeSeries),
-    `${formatSps(m.sustainedSps)} (${formatSps(min.sustainedSps)}–${formatSps(max.sustainedSps)})`,
-    m.maxSps > 0 ? formatSps(m.maxSps) : '–',
+    m.sustainedSps > 0 ? `${formatSps(m.sustainedSps)} (${formatSps(min.sustainedSps)}–${formatSps(max.sustainedSps)})` : '–',
+    // Where the maximum is the figure (a backlog drain), its spread over runs too.
+    m.maxSps <= 0 ? '–' : throughputKey(m) === 'maxSps' ? `${formatSps(m.maxSps)} (${formatSps(min.maxSps)}–${formatSps(max.maxSps)})` : formatSps(m.maxSps),
     latency(m.p50At50Ms, m.p99At50Ms),
     latency(m.p50At80Ms, m.p99At80Ms),
     m.cpuCores > 0 ? m.cpuCores.toFixed(2) : '–',

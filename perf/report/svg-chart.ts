@@ -10,7 +10,7 @@
 import type { PerfReport, ReceiverName, ReceiverResult } from '../harness/report-types.js';
 import { escapeXml, formatCount, formatMs, formatSps } from './format.js';
 import { RECEIVER_ORDER, sortedResults } from './load-reports.js';
-import { TARGETS } from './targets.js';
+import { TARGETS, throughputKey } from './targets.js';
 
 export const RECEIVER_COLOR: Readonly<Record<ReceiverName, string>> = {
   'adx-ingestor': '#2563eb',
@@ -45,9 +45,9 @@ interface Panel {
 const PANELS: readonly Panel[] = [
   {
     kind: 'sustained',
-    title: 'Sustained samples/s (median; whiskers: min–max over runs)',
+    title: 'Sustained samples/s (median; whiskers: min–max over runs; backlog drains: closed-model maximum)',
     axisTitle: 'samples/s',
-    value: (r) => r.median.sustainedSps,
+    value: (r) => r.median[throughputKey(r.median)],
     label: formatSps,
   },
   {
@@ -104,7 +104,7 @@ function scaleFor(panel: Panel, reports: PerfReport[]): Scale | undefined {
   const h = LAYOUT.plotHeight;
   const results = reports.flatMap((r) => r.results);
   if (panel.kind === 'sustained') {
-    const ticks = linearTicks(Math.max(0, ...results.map((r) => Math.max(r.median.sustainedSps, r.max.sustainedSps))));
+    const ticks = linearTicks(Math.max(0, ...results.map((r) => Math.max(r.median[throughputKey(r.median)], r.max[throughputKey(r.median)]))));
     const top = ticks[ticks.length - 1]!;
     return { ticks, height: (v) => (v / top) * h };
   }
@@ -219,9 +219,10 @@ function renderGroup(panel: Panel, scale: Scale, report: PerfReport, x0: number,
       };
       parts.push(el('rect', attrs, el('title', {}, escapeXml(tip))));
       let labelY = baseline - h - 4;
-      if (panel.kind === 'sustained' && r.min.sustainedSps > 0 && r.max.sustainedSps > r.min.sustainedSps) {
-        const yMin = baseline - scale.height(r.min.sustainedSps);
-        const yMax = baseline - scale.height(r.max.sustainedSps);
+      const k = throughputKey(r.median);
+      if (panel.kind === 'sustained' && r.min[k] > 0 && r.max[k] > r.min[k]) {
+        const yMin = baseline - scale.height(r.min[k]);
+        const yMax = baseline - scale.height(r.max[k]);
         const whisker = { stroke: '#111827', 'stroke-width': 1.2 };
         parts.push(el('line', { x1: cx, y1: yMin, x2: cx, y2: yMax, ...whisker }));
         parts.push(el('line', { x1: cx - 5, y1: yMax, x2: cx + 5, y2: yMax, ...whisker }));

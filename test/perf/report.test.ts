@@ -174,3 +174,30 @@ t.test('the command line writes both files and exits 1 without results', async (
   t.match(none.stderr, /no results/);
   t.equal(run('--bogus').status, 2);
 });
+
+t.test('a backlog scenario (closed-model maximum only) is judged and compared on that maximum', async (t) => {
+  const drain = report('backlog', '2026-11-22T10:00:00Z', [
+    result('adx-ingestor', { maxSps: 1_600_000, cpuCores: 0.95 }, { sender: 'vmagent', min: { maxSps: 1_500_000 }, max: { maxSps: 1_700_000 } }),
+    result('victoria-metrics', { maxSps: 600_000 }, { sender: 'vmagent' }),
+    result('prometheus', { maxSps: 500_000 }, { sender: 'vmagent' }),
+  ]);
+  const checks = checkTargets([drain]);
+  const of = (re: RegExp) => checks.filter((c) => re.test(c.target));
+  t.same(of(/per core/).map((c) => c.status), ['met'], '1.6 M on one pinned CPU');
+  t.match(of(/per core/)[0]!.measured, /closed-model maximum, 1\.60 M/, 'says which figure it judged');
+  t.same(of(/VictoriaMetrics/).map((c) => c.status), ['met'], '2.67×');
+  t.match(of(/VictoriaMetrics/)[0]!.measured, /^2\.67× \(closed-model maximum: 1\.60 M vs 600 k samples\/s\)$/);
+  t.same(of(/Prometheus/).map((c) => c.status), ['not met'], '3.2× < 4×');
+  t.same(of(/p99/).map((c) => c.status), ['not measured'], 'no latency at 80 % in a drain');
+
+  // A result with a sustained rate is still judged on it, whatever its closed-model maximum.
+  const both = report('both', '2026-11-22T10:00:00Z', [result('adx-ingestor', { sustainedSps: 700_000, maxSps: 1_600_000 })]);
+  t.same(checkTargets([both]).filter((c) => /per core/.test(c.target)).map((c) => c.status), ['not met']);
+
+  const dir = t.testdir({ results: {}, docs: {} });
+  fs.writeFileSync(path.join(dir, 'results', 'backlog-20261122T100000Z.json'), JSON.stringify(drain));
+  generateReport({ files: [], resultsDir: path.join(dir, 'results'), markdownPath: path.join(dir, 'docs/performance.md'), svgPath: path.join(dir, 'docs/performance.svg') });
+  const md = fs.readFileSync(path.join(dir, 'docs/performance.md'), 'utf8');
+  t.match(tableLine(md, 'backlog', 'adx-ingestor'), /^\| adx-ingestor \| vmagent \| 1\.0 \| 100 k \| – \| 1\.60 M \(1\.50 M–1\.70 M\) \|/, 'the maximum with its spread, no sustained rate');
+  t.match(tableLine(md, 'backlog', 'victoria-metrics'), /\| 2\.67× \| 3 \|$/, 'ratio on the maximum');
+});
