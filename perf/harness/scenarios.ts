@@ -271,7 +271,7 @@ export const SCENARIOS: readonly Scenario[] = [
 
 /** Names that run several scenarios in sequence. */
 export const SCENARIO_GROUPS: Readonly<Record<string, readonly string[]>> = Object.freeze({
-  all: ['rw1-one-core', 'rw1-two-cores', 'rw2-one-core', 'rw1-1m-series', 'vmagent', 'prometheus-agent'],
+  all: ['rw1-one-core', 'rw1-two-cores', 'rw2-one-core', 'rw1-1m-series', 'vmagent', 'prometheus-agent', 'vmagent-backlog'],
 });
 
 export function findScenario(name: string): Scenario | undefined {

@@ -46,6 +46,10 @@ t.test('--quick shortens probes and never lengthens them', async (t) => {
         t.ok(b.searchProbe.durationMs <= a.searchProbe.durationMs && b.latencyProbe.durationMs <= a.latencyProbe.durationMs && b.search.maxProbes <= a.search.maxProbes, `${s.name}: loadgen leg`);
       } else if (a.kind === 'scrape' && b.kind === 'scrape') {
         t.ok(b.step.durationMs <= a.step.durationMs && b.latencyProbe.warmupMs <= a.latencyProbe.warmupMs, `${s.name}: scrape leg`);
+      } else if (a.kind === 'backlog' && b.kind === 'backlog') {
+        t.ok(b.fillS <= a.fillS && b.warmupMs <= a.warmupMs && b.maxWindowMs <= a.maxWindowMs, `${s.name}: backlog leg`);
+      } else {
+        t.fail(`${s.name}: --quick changed the kind of load`);
       }
     });
   }
