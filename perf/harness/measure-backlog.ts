@@ -14,7 +14,7 @@ import { freePort, httpGet, makeTempDir, removeTempDir, shellQuote, sleep, spawn
 import { drained, drainWindow, type DrainPoll } from './drain-window.js';
 import { startTargets } from './measure-scrape.js';
 import { bucketDelta, parsePromText, sumOrZero, tryQuantile } from './prom-text.js';
-import { REAL_SENDERS, startSender, type SenderReading } from './real-senders.js';
+import { REAL_SENDERS, startSender, type RunningSender, type SenderReading } from './real-senders.js';
 import { dataNote, startReceiver, type ReceiverSpec } from './receivers.js';
 import type { Figures } from './report-types.js';
 import { ms, si, type RunContext, type RunOutcome } from './run-context.js';
@@ -48,17 +48,18 @@ async function fill(leg: BacklogLeg, ctx: RunContext): Promise<Backlog> {
   ctx.log(`${ctx.label}: filling a backlog: ${load.targets} targets × ${seriesPerTarget} series every ${load.scrapeIntervalS} s for ${load.fillS} s, nothing listening on :${port}`);
   // Nothing is measured while filling: the targets and vmagent may use every core.
   const targets = await startTargets({ targets: load.targets, metrics: load.metrics }, seriesPerTarget, undefined);
+  let sender: RunningSender | undefined;
   try {
-    const sender = await startSender(REAL_SENDERS.vmagent, { dir, targets: targets.addresses, intervalS: load.scrapeIntervalS, writeUrl: writeUrl(port), cpus: undefined });
+    sender = await startSender(REAL_SENDERS.vmagent, { dir, targets: targets.addresses, intervalS: load.scrapeIntervalS, writeUrl: writeUrl(port), cpus: undefined });
     await sleep(load.fillS * 1000);
     const m = parsePromText(await httpGet(sender.metricsUrl));
     const samples = sumOrZero(m, 'vmagent_remotewrite_block_size_rows_sum');
-    // SIGTERM: vmagent writes what it holds in memory to the queue before it exits.
-    await sender.child.stop(30_000);
     const bytes = sumOrZero(m, 'vmagent_remotewrite_pending_data_bytes');
     ctx.log(`${ctx.label}: backlog of ~${si(samples)} samples (${(bytes / 2 ** 20).toFixed(0)} MiB queued)`);
     return { queueDir: path.join(dir, 'queue'), port, samples, commands: [targets.child.command, ...sender.commands, '# …for the fill; then, per run, a copy of the queue drained by:'] };
   } finally {
+    // SIGTERM: vmagent writes what it holds in memory to the queue before it exits.
+    await sender?.child.stop(30_000);
     await targets.child.stop(2000);
   }
 }
@@ -124,6 +125,8 @@ export async function measureWithBacklog(leg: BacklogLeg, spec: ReceiverSpec, ct
     const lost = reading.lost - before.lost;
     const retries = reading.retries - before.retries;
     if (lost > 0 || retries > 0) notes.push(`vmagent dropped ${lost} blocks and retried or got non-2xx answers ${retries} times`);
+    // Drained, yet short of the backlog: the receiver refused or lost part of it.
+    if (reading.pending === 0 && last.stored < 0.99 * backlog.samples) notes.push(`the receiver stored only ${((100 * last.stored) / backlog.samples).toFixed(1)} % of the backlog`);
     notes.push(dataNote(receiver));
     ctx.log(`${ctx.label}: ${si(window.sps)}/s at ${window.cpuCores.toFixed(2)} cores; ${notes[0]}`);
     const figures: Figures = {
