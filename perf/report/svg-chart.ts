@@ -27,7 +27,7 @@ const LAYOUT = {
   legendHeight: 26,
   panelTitleHeight: 26,
   plotHeight: 200,
-  xLabelHeight: 58,
+  xLabelHeight: 66,
   minSlotPerGroup: 200,
   barWidth: 40,
   barGap: 8,
@@ -238,18 +238,20 @@ function renderGroup(panel: Panel, scale: Scale, report: PerfReport, x0: number,
   }
   const cx = x0 + slot / 2;
   parts.push(text(cx, baseline + 30, report.scenario, { 'text-anchor': 'middle', 'font-size': 12 }));
-  parts.push(text(cx, baseline + 46, groupSubtitle(results), { 'text-anchor': 'middle', 'font-size': 10, fill: '#4b5563' }));
+  // Two short lines: one line of all three is wider than a group's slot and runs into the next.
+  groupSubtitle(results).forEach((line, i) => parts.push(text(cx, baseline + 45 + 12 * i, line, { 'text-anchor': 'middle', 'font-size': 10, fill: '#4b5563' })));
   return el('g', { class: 'scenario', 'data-scenario': report.scenario }, parts.join(''));
 }
 
-/** "remote write 1.0 · 100 k series · loadgen" for what the group's results share. */
-function groupSubtitle(results: ReceiverResult[]): string {
+/** ["remote write 1.0 · 100 k series", "from loadgen"] for what the group's results share. */
+function groupSubtitle(results: ReceiverResult[]): string[] {
   const protocols = [...new Set(results.map((r) => r.protocol))];
   const series = [...new Set(results.map((r) => r.activeSeries))];
   const bits = [];
   if (protocols.length === 1) bits.push(`remote write ${protocols[0]}`);
   if (series.length === 1) bits.push(`${formatCount(series[0]!)} series`);
   const senders = [...new Set(results.map((r) => r.sender))];
-  if (senders.length === 1) bits.push(`from ${senders[0]}`);
-  return bits.join(' · ');
+  const lines = bits.length > 0 ? [bits.join(' · ')] : [];
+  if (senders.length === 1) lines.push(`from ${senders[0]}`);
+  return lines;
 }

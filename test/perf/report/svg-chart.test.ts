@@ -101,7 +101,8 @@ t.test('values printed on the bars, legend, axis titles, the p99 target line', a
   t.match(svg, '>ms</text>');
   t.match(svg, '>target 50 ms</text>');
   t.match(svg, '>rw1-100k</text>');
-  t.match(svg, '>remote write 1.0 · 1 M series · from loadgen</text>', 'what a group shares');
+  t.match(svg, '>remote write 1.0 · 1 M series</text>', 'what a group shares');
+  t.match(svg, '>from loadgen</text>', 'and the sender, on a line of its own');
   t.match(svg, '>remote write 1.0 · 100 k series</text>', 'senders differ in rw1-100k');
   t.equal(svg.split('>vmagent</text>').length - 1, 2, 'so each bar is labelled with its sender, in both panels');
 });
