@@ -6,9 +6,9 @@ import type { Figures, PerfReport, ReceiverName, ReceiverResult } from '../harne
 import { formatCount, formatMs, formatRatio, formatSps } from './format.js';
 
 export const TARGETS = {
-  /** Remote write 1.0, sustained samples/s per CPU the receiver is pinned to. */
+  /** Remote write 1.0, samples/s per CPU the receiver is pinned to (on `throughputKey`: sustained, or a backlog drain's maximum). */
   spsPerCore: 1_500_000,
-  /** Remote write 1.0, adx-ingestor sustained samples/s over the peer's, same run, same series count. */
+  /** Remote write 1.0, adx-ingestor samples/s (on `throughputKey`) over the peer's, same run, same series count. */
   timesVictoriaMetrics: 1.3,
   timesPrometheus: 4,
   /** Any protocol: p99 request latency at 80 % of the sustained rate, below. */
