@@ -97,6 +97,7 @@ async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promi
   const cpu1 = cpu();
   const [end, served1, stored1] = [await rig.sender.reading(), await rig.targets.served(), await rig.receiver.storedSamples()];
   const windowS = (cpu1.at - cpu0.at) / 1000;
+  const receiverStoredSps = stored0 !== undefined && stored1 !== undefined ? (stored1 - stored0) / windowS : undefined;
   const verdict = judgeSenderWindow({
     windowS,
     intervalS: load.scrapeIntervalS,
@@ -108,7 +109,7 @@ async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promi
     scrapesServed: served1.scrapes - served0.scrapes,
     samplesServed: served1.samples - served0.samples,
     normalPending: rig.sender.spec.normalPending(nominalSps, load.scrapeIntervalS),
-    receiverStoredSps: stored0 !== undefined && stored1 !== undefined ? (stored1 - stored0) / windowS : undefined,
+    receiverStoredSps,
   });
   return {
     ...verdict,
@@ -116,7 +117,7 @@ async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promi
     receiverCpuCores: (cpu1.receiver - cpu0.receiver) / windowS,
     senderCpuCores: (cpu1.sender - cpu0.sender) / windowS,
     targetsCpuCores: (cpu1.targets - cpu0.targets) / windowS,
-    storedSps: stored0 !== undefined && stored1 !== undefined ? Math.round((stored1 - stored0) / windowS) : undefined,
+    storedSps: receiverStoredSps === undefined ? undefined : Math.round(receiverStoredSps),
   };
 }
 

@@ -104,7 +104,10 @@ function scaleFor(panel: Panel, reports: PerfReport[]): Scale | undefined {
   const h = LAYOUT.plotHeight;
   const results = reports.flatMap((r) => r.results);
   if (panel.kind === 'sustained') {
-    const ticks = linearTicks(Math.max(0, ...results.map((r) => Math.max(r.median[throughputKey(r.median)], r.max[throughputKey(r.median)]))));
+    const ticks = linearTicks(Math.max(0, ...results.map((r) => {
+      const k = throughputKey(r.median);
+      return Math.max(r.median[k], r.max[k]);
+    })));
     const top = ticks[ticks.length - 1]!;
     return { ticks, height: (v) => (v / top) * h };
   }
