@@ -42,6 +42,8 @@ enum { SLOT = 8, S_GEN = 0, S_HASH = 1, S_KEY_AT = 2, S_KEY_LEN = 3, S_MID_LEN =
 #define BYTES_PER_ENTRY 192
 #define SATURATED_LOOKUPS_PER_ENTRY 16
 #define INITIAL_SLOTS (1u << 14)
+/* Longest (metric name, database) key the table map holds; longer ones always ask TypeScript. */
+#define TKEY_MAX 1024
 
 typedef struct {
   uint8_t *buf;
@@ -75,6 +77,20 @@ typedef struct {
 
   /* Per request counters. */
   double samples, rows, exemplars, dropped_series;
+
+  /* New series prepared here (see "new series" below) when `rules` were given to `create`. */
+  struct Rules *rules;
+  struct Label *labels;
+  uint32_t labels_cap;
+  uint8_t *mid, *id_input;
+  size_t mid_cap, id_input_cap;
+  struct TableKey *tmap;
+  uint32_t tmap_entries;
+  uint8_t *tmap_arena;
+  size_t tmap_used;
+  uint8_t tkey[TKEY_MAX];
+  size_t tkey_len; /* > 0: the last series was sent to `prepare` only for its table: learn it */
+  double prepared_c, prepared_js;
 } Ctx;
 
 static inline uint64_t rd64(const uint8_t *p) {
@@ -437,6 +453,364 @@ static void reset_request(Ctx *c) {
   c->samples = c->rows = c->exemplars = c->dropped_series = 0;
 }
 
+
+/* ---- new series, prepared in C (the common case) ----
+ *
+ * A series the cache has not seen needs its middle `,SeriesId,lifted...,"{Labels}",` and its
+ * table. `MetricsCsvWriter.#prepare` (TypeScript) is the rule book; this is a second, narrower
+ * implementation of its happy path only, byte for byte, so that series churn (1 M series, pods
+ * coming and going) does not cost a JavaScript call per new series. Anything it is not sure of
+ * goes to `prepare` in JavaScript, which then throws the error or writes the middle:
+ *   - rules that drop or add labels or metrics (then `create` gets no rules: all to JS);
+ *   - a Label that is not exactly `name` then `value`, an empty name, a name or value over the
+ *     limit, more labels than the limit, two labels of the same name, no `__name__`;
+ *   - any byte ≥ 0x80 (UTF-8 validation and U+2028/9 escapes stay in TypeScript);
+ *   - a (metric name, adxmon_database) pair whose table it has not learnt: the first series of
+ *     each table goes to JavaScript, which names the table and gives its id; C remembers it.
+ * test/transform/native-hot-path.test.ts checks random requests against the TypeScript writer.
+ */
+
+typedef struct Rules {
+  uint32_t max_label_bytes, max_labels;
+  uint32_t nlifted;
+  uint8_t **lifted; /* lower-cased, in the writer's order */
+  uint32_t *lifted_len;
+} Rules;
+
+typedef struct Label {
+  const uint8_t *name, *value;
+  uint32_t name_len, value_len;
+} Label;
+
+/* (metric name, database label) → table id; open addressing, cleared when full. */
+typedef struct TableKey {
+  uint32_t hash, at, len;
+  int32_t table; /* -1: empty slot */
+} TableKey;
+#define TMAP_SLOTS (1u << 16)
+#define TMAP_MAX_ENTRIES (TMAP_SLOTS / 2)
+#define TMAP_ARENA (4u << 20)
+
+static const uint8_t NAME_LABEL[] = "__name__";
+static const uint8_t DATABASE_LABEL[] = "adxmon_database";
+static const uint8_t ADXMON_PREFIX[] = "adxmon_";
+
+static inline uint8_t lower(uint8_t b) { return b >= 'A' && b <= 'Z' ? (uint8_t)(b + 32) : b; }
+
+static inline int bytes_eq(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) { return an == bn && memcmp(a, b, an) == 0; }
+
+static int eq_lower(const uint8_t *s, size_t n, const uint8_t *low, size_t ln) {
+  if (n != ln) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (lower(s[i]) != low[i]) return 0;
+  return 1;
+}
+
+/* `LabelRanges.compare`: adx-mon's CompareLower on names (ties by bytes). */
+static int compare_lower(const Label *a, const Label *b) {
+  size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
+  int tie = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t x = a->name[i], y = b->name[i];
+    if (x == y) continue;
+    if (lower(x) != lower(y)) return (int)lower(x) - (int)lower(y);
+    if (tie == 0) tie = (int)x - (int)y;
+  }
+  long d = (long)a->name_len - (long)b->name_len;
+  return d != 0 ? (d < 0 ? -1 : 1) : tie;
+}
+
+/* XXH64 with seed 0 (xxhash-wasm's h64Raw), little-endian. */
+#define XP1 0x9E3779B185EBCA87ull
+#define XP2 0xC2B2AE3D27D4EB4Full
+#define XP3 0x165667B19E3779F9ull
+#define XP4 0x85EBCA77C2B2AE63ull
+#define XP5 0x27D4EB2F165667C5ull
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline uint64_t xxh_round(uint64_t acc, uint64_t in) { return rotl64(acc + in * XP2, 31) * XP1; }
+static inline uint64_t xxh_merge(uint64_t h, uint64_t v) { return (h ^ xxh_round(0, v)) * XP1 + XP4; }
+
+static uint64_t xxh64(const uint8_t *p, size_t len) {
+  const uint8_t *end = p + len;
+  uint64_t h;
+  if (len >= 32) {
+    uint64_t v1 = XP1 + XP2, v2 = XP2, v3 = 0, v4 = 0 - XP1;
+    do {
+      v1 = xxh_round(v1, rd64(p));
+      v2 = xxh_round(v2, rd64(p + 8));
+      v3 = xxh_round(v3, rd64(p + 16));
+      v4 = xxh_round(v4, rd64(p + 24));
+      p += 32;
+    } while (end - p >= 32);
+    h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
+    h = xxh_merge(h, v1);
+    h = xxh_merge(h, v2);
+    h = xxh_merge(h, v3);
+    h = xxh_merge(h, v4);
+  } else {
+    h = XP5;
+  }
+  h += (uint64_t)len;
+  for (; end - p >= 8; p += 8) h = rotl64(h ^ xxh_round(0, rd64(p)), 27) * XP1 + XP4;
+  if (end - p >= 4) {
+    uint32_t w;
+    memcpy(&w, p, 4);
+    h = rotl64(h ^ ((uint64_t)w * XP1), 23) * XP2 + XP3;
+    p += 4;
+  }
+  for (; p < end; p++) h = rotl64(h ^ ((uint64_t)*p * XP5), 11) * XP1;
+  h ^= h >> 33;
+  h *= XP2;
+  h ^= h >> 29;
+  h *= XP3;
+  h ^= h >> 32;
+  return h;
+}
+
+/* Room for `n` bytes in a growable scratch buffer; 0 when out of memory. */
+static int scratch(uint8_t **buf, size_t *cap, size_t n) {
+  if (n <= *cap) return 1;
+  size_t size = *cap ? *cap : 1024;
+  while (size < n) size *= 2;
+  uint8_t *b = realloc(*buf, size);
+  if (b == NULL) return 0;
+  *buf = b;
+  *cap = size;
+  return 1;
+}
+
+/* `writeJsonInCsv` for ASCII: JSON string escapes (Go's, with <, >, & as \u00XX), `"` doubled. */
+static uint8_t *put_json_in_csv(uint8_t *o, const uint8_t *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    uint8_t b = s[i];
+    if (b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&') {
+      *o++ = b;
+    } else if (b == '"') {
+      *o++ = '\\';
+      *o++ = '"';
+      *o++ = '"';
+    } else if (b == '\\') {
+      *o++ = '\\';
+      *o++ = '\\';
+    } else if (b == '\n' || b == '\r' || b == '\t') {
+      *o++ = '\\';
+      *o++ = b == '\n' ? 'n' : b == '\r' ? 'r' : 't';
+    } else {
+      memcpy(o, "\\u00", 4);
+      o[4] = (uint8_t)hex[b >> 4];
+      o[5] = (uint8_t)hex[b & 15];
+      o += 6;
+    }
+  }
+  return o;
+}
+
+/* `writeCsvField`: quoted when it starts with a space or tab or holds `"`, `,`, CR or LF. */
+static uint8_t *put_csv_field(uint8_t *o, const uint8_t *s, size_t n) {
+  int quote = n > 0 && (s[0] == ' ' || s[0] == '\t');
+  for (size_t i = 0; i < n && !quote; i++) quote = s[i] == '"' || s[i] == ',' || s[i] == '\n' || s[i] == '\r';
+  if (!quote) {
+    memcpy(o, s, n);
+    return o + n;
+  }
+  *o++ = '"';
+  for (size_t i = 0; i < n; i++) {
+    *o++ = s[i];
+    if (s[i] == '"') *o++ = '"';
+  }
+  *o++ = '"';
+  return o;
+}
+
+static int ascii(const uint8_t *s, size_t n) {
+  uint64_t any = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) any |= rd64(s + i);
+  for (; i < n; i++) any |= s[i];
+  return (any & 0x8080808080808080ull) == 0;
+}
+
+/* The table id learnt for the key in c->tkey (hash `h`), or -1 with the free slot in `*slot_out`. */
+static int32_t tmap_find(const Ctx *c, uint32_t h, uint32_t *slot_out) {
+  uint32_t slot = h & (TMAP_SLOTS - 1);
+  for (;;) {
+    const TableKey *k = &c->tmap[slot];
+    if (k->table < 0) break;
+    if (k->hash == h && k->len == c->tkey_len && memcmp(c->tmap_arena + k->at, c->tkey, k->len) == 0) return k->table;
+    slot = (slot + 1) & (TMAP_SLOTS - 1);
+  }
+  *slot_out = slot;
+  return -1;
+}
+
+/* Remembers the table TypeScript chose for the key in c->tkey (after a table-only miss). */
+static void tmap_learn(Ctx *c, int32_t table) {
+  size_t n = c->tkey_len;
+  if (n > 0 && table >= 0 && c->tmap != NULL) {
+    if (c->tmap_entries >= TMAP_MAX_ENTRIES || c->tmap_used + n > TMAP_ARENA) {
+      for (uint32_t i = 0; i < TMAP_SLOTS; i++) c->tmap[i].table = -1;
+      c->tmap_entries = 0;
+      c->tmap_used = 0;
+    }
+    uint32_t h = hash_key(c->tkey, n), slot;
+    if (tmap_find(c, h, &slot) < 0) {
+      memcpy(c->tmap_arena + c->tmap_used, c->tkey, n);
+      c->tmap[slot] = (TableKey){h, (uint32_t)c->tmap_used, (uint32_t)n, table};
+      c->tmap_used += n;
+      c->tmap_entries++;
+    }
+  }
+  c->tkey_len = 0;
+}
+
+/*
+ * Prepares the series whose Label fields are `key`: on 1, `*mid`/`*mid_len` (valid until the
+ * next call) and `*table` are set. On 0 the series goes to JavaScript's `prepare`; if only its
+ * table was unknown, c->tkey_len is left set so that `tmap_learn` can keep the answer.
+ */
+static int prepare_in_c(Ctx *c, const uint8_t *key, size_t key_len, const uint8_t **mid, size_t *mid_len, int32_t *table) {
+  const Rules *rules = c->rules;
+  c->tkey_len = 0;
+  if (rules == NULL) return 0;
+  uint32_t n = 0;
+  size_t text = 0, longest = 0;
+  Rd r = {key, key + key_len};
+  while (r.p < r.end) {
+    uint32_t tag;
+    size_t len, nl, vl;
+    if (!rd_tag(&r, &tag) || tag != 0x0a || !rd_len(&r, &len)) return 0;
+    Rd l = {r.p, r.p + len};
+    r.p += len;
+    if (!rd_tag(&l, &tag) || tag != 0x0a || !rd_len(&l, &nl)) return 0;
+    const uint8_t *name = l.p;
+    l.p += nl;
+    if (!rd_tag(&l, &tag) || tag != 0x12 || !rd_len(&l, &vl) || l.p + vl != l.end) return 0;
+    const uint8_t *value = l.p;
+    if (nl == 0 || nl > rules->max_label_bytes || vl > rules->max_label_bytes) return 0;
+    if (vl == 0) continue; /* an empty value is the same as no label */
+    if (n == rules->max_labels) return 0;
+    if (n == c->labels_cap) {
+      uint32_t cap = c->labels_cap ? c->labels_cap * 2 : 32;
+      Label *ls = realloc(c->labels, (size_t)cap * sizeof(Label));
+      if (ls == NULL) return 0;
+      c->labels = ls;
+      c->labels_cap = cap;
+    }
+    c->labels[n++] = (Label){name, value, (uint32_t)nl, (uint32_t)vl};
+    text += nl + vl;
+    if (vl > longest) longest = vl;
+  }
+  if (n == 0) return 0;
+  Label *ls = c->labels;
+  /* Sorted in place (insertion sort, as LabelRanges.sort: a series has a few dozen labels). */
+  for (uint32_t i = 1; i < n; i++) {
+    Label x = ls[i];
+    uint32_t j = i;
+    while (j > 0 && compare_lower(&ls[j - 1], &x) > 0) {
+      ls[j] = ls[j - 1];
+      j--;
+    }
+    ls[j] = x;
+  }
+  const Label *metric = NULL, *database = NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    if (i > 0 && compare_lower(&ls[i - 1], &ls[i]) == 0) return 0; /* the same label twice */
+    if (!ascii(ls[i].name, ls[i].name_len) || !ascii(ls[i].value, ls[i].value_len)) return 0;
+    if (bytes_eq(ls[i].name, ls[i].name_len, NAME_LABEL, 8)) metric = &ls[i];
+    else if (bytes_eq(ls[i].name, ls[i].name_len, DATABASE_LABEL, 15)) database = &ls[i];
+  }
+  if (metric == NULL) return 0;
+
+  /* Table: key = name length, name, then the database label's value if there is one. */
+  size_t tk = 4 + metric->value_len + (database ? 1 + database->value_len : 0);
+  if (tk > TKEY_MAX) return 0;
+  memcpy(c->tkey, &metric->value_len, 4);
+  memcpy(c->tkey + 4, metric->value, metric->value_len);
+  if (database != NULL) {
+    c->tkey[4 + metric->value_len] = 1;
+    memcpy(c->tkey + 5 + metric->value_len, database->value, database->value_len);
+  }
+  c->tkey_len = tk;
+  if (c->tmap == NULL) {
+    c->tmap = malloc(TMAP_SLOTS * sizeof(TableKey));
+    c->tmap_arena = malloc(TMAP_ARENA);
+    if (c->tmap == NULL || c->tmap_arena == NULL) {
+      free(c->tmap);
+      free(c->tmap_arena);
+      c->tmap = NULL;
+      c->tmap_arena = NULL;
+      c->tkey_len = 0;
+      return 0;
+    }
+    for (uint32_t i = 0; i < TMAP_SLOTS; i++) c->tmap[i].table = -1;
+  }
+  uint32_t slot;
+  int32_t found = tmap_find(c, hash_key(c->tkey, tk), &slot);
+  if (found < 0) return 0; /* TypeScript names it; tmap_learn keeps the answer */
+  c->tkey_len = 0;
+
+  /* SeriesId: xxhash64 of every name and value in label order, as a signed decimal. */
+  if (!scratch(&c->id_input, &c->id_input_cap, text)) return 0;
+  uint8_t *id = c->id_input;
+  for (uint32_t i = 0; i < n; i++) {
+    memcpy(id, ls[i].name, ls[i].name_len);
+    memcpy(id + ls[i].name_len, ls[i].value, ls[i].value_len);
+    id += ls[i].name_len + ls[i].value_len;
+  }
+  /* Worst case: 6 bytes (\u00XX) per byte of JSON, a quoted lifted value twice its length. */
+  size_t room = 32 + 6 * text + 12 * (size_t)n + (size_t)rules->nlifted * (2 * longest + 3);
+  if (!scratch(&c->mid, &c->mid_cap, room)) return 0;
+  uint8_t *o = c->mid;
+  *o++ = ',';
+  uint64_t h = xxh64(c->id_input, text);
+  if ((int64_t)h < 0) {
+    *o++ = '-';
+    h = 0 - h;
+  }
+  o = put_u64(o, h);
+  for (uint32_t k = 0; k < rules->nlifted; k++) {
+    *o++ = ',';
+    const Label *last = NULL;
+    for (uint32_t i = 0; i < n; i++)
+      if (eq_lower(ls[i].name, ls[i].name_len, rules->lifted[k], rules->lifted_len[k])) last = &ls[i];
+    if (last != NULL) o = put_csv_field(o, last->value, last->value_len);
+  }
+  memcpy(o, ",\"{", 3);
+  o += 3;
+  int first = 1;
+  for (uint32_t i = 0; i < n; i++) {
+    const Label *l = &ls[i];
+    if (l == metric || (l->name_len >= 7 && memcmp(l->name, ADXMON_PREFIX, 7) == 0)) continue;
+    int lifted = 0;
+    for (uint32_t k = 0; k < rules->nlifted && !lifted; k++) lifted = eq_lower(l->name, l->name_len, rules->lifted[k], rules->lifted_len[k]);
+    if (lifted) continue;
+    if (!first) *o++ = ',';
+    first = 0;
+    *o++ = '"';
+    *o++ = '"';
+    o = put_json_in_csv(o, l->name, l->name_len);
+    memcpy(o, "\"\":\"\"", 5);
+    o = put_json_in_csv(o + 5, l->value, l->value_len);
+    *o++ = '"';
+    *o++ = '"';
+  }
+  memcpy(o, "}\",", 3);
+  o += 3;
+  *mid = c->mid;
+  *mid_len = (size_t)(o - c->mid);
+  *table = found;
+  return 1;
+}
+
+static void rules_free(Rules *rules) {
+  if (rules == NULL) return;
+  for (uint32_t i = 0; i < rules->nlifted; i++) free(rules->lifted[i]);
+  free(rules->lifted);
+  free(rules->lifted_len);
+  free(rules);
+}
+
 /* ---- the request walk ---- */
 
 typedef struct {
@@ -515,6 +889,9 @@ static int write_series(Ctx *c, Call *call, const SeriesRef *ref) {
     mid = c->arena + slot[S_KEY_AT] + slot[S_KEY_LEN];
     mid_len = (size_t)slot[S_MID_LEN];
     if (table < 0) c->dropped_series++;
+  } else if (prepare_in_c(c, key, key_len, &mid, &mid_len, &table)) {
+    c->prepared_c++;
+    cache_insert(c, key, key_len, mid, mid_len, table);
   } else {
     napi_value args[2], result, global;
     napi_get_global(call->env, &global);
@@ -530,6 +907,8 @@ static int write_series(Ctx *c, Call *call, const SeriesRef *ref) {
       return ERR;
     }
     mid = data;
+    c->prepared_js++;
+    tmap_learn(c, table);
     cache_insert(c, key, key_len, mid, mid_len, table);
   }
   if (ref->data == NULL) return OK;
@@ -637,6 +1016,12 @@ static void ctx_finalize(napi_env env, void *data, void *hint) {
   free(c->series);
   free(c->slots);
   free(c->arena);
+  free(c->labels);
+  free(c->mid);
+  free(c->id_input);
+  free(c->tmap);
+  free(c->tmap_arena);
+  rules_free(c->rules);
   free(c);
 }
 
@@ -674,17 +1059,76 @@ static void *typed_arg(napi_env env, napi_value v, napi_typedarray_type type, si
   return p == NULL ? (void *)"" : p; /* an empty array may have no data pointer */
 }
 
-/* create(arenaBytes) → context */
+/* A number property of `obj` in 1..2^31-1, or 0 (and a pending TypeError). */
+static uint32_t rule_number(napi_env env, napi_value obj, const char *name) {
+  napi_value v;
+  double d;
+  if (napi_get_named_property(env, obj, name, &v) != napi_ok || napi_get_value_double(env, v, &d) != napi_ok || !(d >= 1) || d > 2147483647.0) {
+    char msg[120];
+    snprintf(msg, sizeof msg, "adx_native: rules.%s must be a number from 1 to 2^31-1", name);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  return (uint32_t)d;
+}
+
+/* rules { maxLabelBytes, maxLabelsPerSeries, lifted: Uint8Array[] (lower-cased names) } → Rules. */
+static Rules *rules_arg(napi_env env, napi_value obj) {
+  Rules *rules = calloc(1, sizeof(Rules));
+  napi_value lifted;
+  uint32_t n = 0;
+  bool is_array = false;
+  if (rules == NULL) {
+    napi_throw_error(env, NULL, "adx_native: out of memory");
+    return NULL;
+  }
+  if ((rules->max_label_bytes = rule_number(env, obj, "maxLabelBytes")) == 0 || (rules->max_labels = rule_number(env, obj, "maxLabelsPerSeries")) == 0) goto fail;
+  if (napi_get_named_property(env, obj, "lifted", &lifted) != napi_ok || napi_is_array(env, lifted, &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, lifted, &n) != napi_ok) {
+    napi_throw_type_error(env, NULL, "adx_native: rules.lifted must be an array of Uint8Array");
+    goto fail;
+  }
+  rules->lifted = calloc(n ? n : 1, sizeof(uint8_t *));
+  rules->lifted_len = calloc(n ? n : 1, sizeof(uint32_t));
+  if (rules->lifted == NULL || rules->lifted_len == NULL) {
+    napi_throw_error(env, NULL, "adx_native: out of memory");
+    goto fail;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    size_t len;
+    if (napi_get_element(env, lifted, i, &item) != napi_ok) goto fail;
+    const uint8_t *name = typed_arg(env, item, napi_uint8_array, 0, &len, "rules.lifted must be an array of Uint8Array");
+    if (name == NULL) goto fail;
+    if ((rules->lifted[i] = malloc(len ? len : 1)) == NULL) {
+      napi_throw_error(env, NULL, "adx_native: out of memory");
+      goto fail;
+    }
+    memcpy(rules->lifted[i], name, len);
+    rules->lifted_len[i] = (uint32_t)len;
+    rules->nlifted = i + 1;
+  }
+  return rules;
+fail:
+  rules_free(rules);
+  return NULL;
+}
+
+/* create(arenaBytes, rules?) → context; with `rules`, new series are prepared in C when they can be. */
 static napi_value js_create(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
+  size_t argc = 2;
+  napi_value argv[2], out;
   double arena_bytes;
+  napi_valuetype rules_type = napi_undefined;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   CHECK(napi_get_value_double(env, argv[0], &arena_bytes));
   if (!(arena_bytes >= 0) || arena_bytes > 2147483647.0) {
     napi_throw_range_error(env, NULL, "adx_native: arena size must be 0..2^31-1 bytes");
     return NULL;
   }
+  if (argc >= 2) CHECK(napi_typeof(env, argv[1], &rules_type));
+  Rules *rules = NULL;
+  if (rules_type != napi_undefined && (rules = rules_arg(env, argv[1])) == NULL) return NULL;
   Ctx *c = calloc(1, sizeof(Ctx));
   size_t size = arena_bytes < 4096 ? 4096 : (size_t)arena_bytes;
   uint32_t slots = 1024;
@@ -700,9 +1144,11 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
       free(c->slots);
       free(c);
     }
+    rules_free(rules);
     napi_throw_error(env, NULL, "adx_native: out of memory");
     return NULL;
   }
+  c->rules = rules;
   c->arena_size = size;
   c->max_slots = slots;
   c->mask = initial - 1;
@@ -789,19 +1235,25 @@ static napi_value js_copy_table(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* stats(ctx, out: Float64Array) → out = [hits, misses, entries, arenaUsed] */
+/* stats(ctx, out: Float64Array) → out = [hits, misses, entries, arenaUsed, (if room) new series
+ * prepared in C, new series prepared by JavaScript's `prepare`] */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   Ctx *c = ctx_arg(env, argv[0]);
   if (c == NULL) return NULL;
-  double *o = typed_arg(env, argv[1], napi_float64_array, 4, NULL, "stats needs a Float64Array(4)");
+  size_t len;
+  double *o = typed_arg(env, argv[1], napi_float64_array, 4, &len, "stats needs a Float64Array(4)");
   if (o == NULL) return NULL;
   o[0] = c->hits;
   o[1] = c->misses;
   o[2] = c->entries;
   o[3] = (double)c->arena_used;
+  if (len >= 6) {
+    o[4] = c->prepared_c;
+    o[5] = c->prepared_js;
+  }
   return NULL;
 }
 

@@ -93,7 +93,7 @@ export class MetricsCsvWriter implements SeriesSink {
   readonly #nativeIo = new Int32Array(2);
   readonly #nativeCounters = new Float64Array(5);
   #nativeInfo = new Int32Array(3 * 256);
-  readonly #nativeStats = new Float64Array(4);
+  readonly #nativeStats = new Float64Array(6);
   /** The request being encoded natively (for `prepare` callbacks). */
   #nativeRequest: Uint8Array | undefined;
   samples = 0;
@@ -106,8 +106,12 @@ export class MetricsCsvWriter implements SeriesSink {
   constructor(config: TransformConfig, hash: RawHash64, seriesCacheBytes = 0, pool = new ByteOutPool(), native?: NativeHotPath) {
     this.#config = config;
     this.#native = native;
+    this.#liftedNames = config.liftLabels.map((l) => Buffer.from(l.name.toLowerCase()));
     // The native path is a cache of series already seen: `--series-cache-size 0` turns it off too.
-    this.#nativeCtx = seriesCacheBytes > 0 ? native?.create(seriesCacheBytes) : undefined;
+    // C prepares new series itself unless rules drop or add labels (those stay in `#prepare`).
+    const rulesInC = config.dropMetrics.length === 0 && config.dropLabels.length === 0 && config.addLabels.length === 0;
+    const rules = { maxLabelBytes: config.maxLabelBytes, maxLabelsPerSeries: config.maxLabelsPerSeries, lifted: this.#liftedNames };
+    this.#nativeCtx = seriesCacheBytes > 0 ? native?.create(seriesCacheBytes, rulesInC ? rules : undefined) : undefined;
     this.#pool = pool;
     this.#cache = seriesCacheBytes > 0 ? new SeriesCache(seriesCacheBytes) : undefined;
     this.#hash = hash;
@@ -116,7 +120,6 @@ export class MetricsCsvWriter implements SeriesSink {
     this.#dropMetrics = config.dropMetrics.length > 0 ? new RegExp(`^(?:${config.dropMetrics.join('|')})$`) : undefined;
     this.#dropLabels = config.dropLabels.map(([m, l]) => [new RegExp(`^(?:${m})$`), new RegExp(`^(?:${l})$`)] as const);
     this.#adds = config.addLabels.map(([n, v]) => ({ name: Buffer.from(n), both: Buffer.from(n + v) }));
-    this.#liftedNames = config.liftLabels.map((l) => Buffer.from(l.name.toLowerCase()));
     // Series reaching the histogram path already had the drop/add rules applied here.
     this.#histograms = new MetricsRowBuilder({ ...config, dropMetrics: [], dropLabels: [], addLabels: [] }, hash);
   }
@@ -168,19 +171,21 @@ export class MetricsCsvWriter implements SeriesSink {
     return this.#cache;
   }
 
-  /** Lookups and entries of both series caches (TypeScript and native), since the start. */
-  cacheStats(): { hits: number; misses: number; entries: number } {
+  /** Lookups and entries of both series caches (TypeScript and native), and the new series C prepared itself, since the start. */
+  cacheStats(): { hits: number; misses: number; entries: number; preparedInC: number } {
     let hits = this.#cache?.hits ?? 0;
     let misses = this.#cache?.misses ?? 0;
     let entries = this.#cache?.entries ?? 0;
+    let preparedInC = 0;
     if (this.#nativeCtx !== undefined) {
       const s = this.#nativeStats;
       this.#native!.stats(this.#nativeCtx, s);
       hits += s[0]!;
       misses += s[1]!;
       entries += s[2]!;
+      preparedInC = s[4]!;
     }
-    return { hits, misses, entries };
+    return { hits, misses, entries, preparedInC };
   }
 
   /** Whether `encodeV1` can take requests (the native addon is loaded). */

@@ -11,8 +11,19 @@ import { fileURLToPath } from 'node:url';
 /** An opaque per-thread context: the C series cache and per-table outputs. */
 export type NativeContext = { readonly __brand: 'adx-native-context' };
 
+/**
+ * What C needs to prepare a new series itself (native/hotpath.c, "new series"): the limits, and
+ * the lifted label names lower-cased in the writer's order. Without it every new series goes to
+ * `prepare`.
+ */
+export interface NativeSeriesRules {
+  maxLabelBytes: number;
+  maxLabelsPerSeries: number;
+  lifted: readonly Uint8Array[];
+}
+
 export interface NativeHotPath {
-  create(arenaBytes: number): NativeContext;
+  create(arenaBytes: number, rules?: NativeSeriesRules): NativeContext;
   /**
    * 0: done, outputs ready (tableInfo / copyTable); 1: fall back to the TypeScript decoder.
    * `prepare(keyStart, keyEnd)` is called for each series not in the cache: it must set
@@ -29,7 +40,7 @@ export interface NativeHotPath {
   /** Fills [tableId, bytes, rows] per table of the last encode; returns the table count. */
   tableInfo(ctx: NativeContext, out: Int32Array): number;
   copyTable(ctx: NativeContext, tableId: number, dest: Uint8Array, at: number): number;
-  /** out ← [hits, misses, entries, arena bytes used]. */
+  /** out ← [hits, misses, entries, arena bytes used, (length ≥ 6:) series prepared in C, series prepared by `prepare`]. */
   stats(ctx: NativeContext, out: Float64Array): void;
   /** `formatValue` into `out` (≥ 40 bytes): bytes written, -1 for |v| ≥ 1e21. For tests. */
   formatValue(v: number, out: Uint8Array): number;

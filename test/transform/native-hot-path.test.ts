@@ -10,8 +10,11 @@ import { hasher, transformConfig } from '../helpers/rows.js';
 
 type Outcome = { tables: Record<string, string>; samples: number; rows: number; dropped: number; exemplars: number } | { error: string };
 
-/** Decodes `body` `passes` times into one writer; returns the last outcome and how often C took the request. */
-function via(body: Uint8Array, args: string[], cacheBytes: number, passes: number, native: NativeHotPath | undefined): { outcome: Outcome; nativeTook: number } {
+/**
+ * Decodes `body` `passes` times into one writer; returns the last outcome, how often C took the
+ * request, and how many new series C prepared itself.
+ */
+function via(body: Uint8Array, args: string[], cacheBytes: number, passes: number, native: NativeHotPath | undefined): { outcome: Outcome; nativeTook: number; preparedInC: number } {
   const w = new MetricsCsvWriter(transformConfig(args), hasher, cacheBytes, undefined, native);
   let nativeTook = 0;
   let outcome: Outcome | undefined;
@@ -28,7 +31,7 @@ function via(body: Uint8Array, args: string[], cacheBytes: number, passes: numbe
     for (const x of w.tables()) tables[x.prefix] = x.out.buf.subarray(x.start, x.out.len).toString('utf8');
     outcome = { tables, samples: w.samples, rows: w.rows, dropped: w.droppedSeries, exemplars: w.exemplars };
   }
-  return { outcome: outcome!, nativeTook };
+  return { outcome: outcome!, nativeTook, preparedInC: w.cacheStats().preparedInC };
 }
 
 const nameChars = fc.constantFrom('a', 'b', 'Z', '_', 'job', 'le', 'adxmon_x', 'instance', 'Pod', 'pod', '__name__', 'namespace');
@@ -89,7 +92,9 @@ function run(native: NativeHotPath): void {
   t.test('the native hot path writes exactly what the TypeScript writer writes', async (t) => {
     let tookTotal = 0;
     let runs = 0;
+    const preparedInC: number[] = [];
     for (const args of argSets) {
+      let prepared = 0;
       fc.assert(
         fc.property(fc.array(fc.oneof(anySeries, nativeSeries, nativeSeries), { minLength: 1, maxLength: 6 }), (s) => {
           const body = encodeWriteRequestV1(s);
@@ -97,7 +102,8 @@ function run(native: NativeHotPath): void {
           // Cache sizes: none to speak of (4 KiB: clears and saturation), roomy (1 MiB); passes
           // after the first hit the cache.
           for (const [cache, passes] of [[0, 1], [1 << 20, 3], [4096, 3]] as const) {
-            const { outcome, nativeTook } = via(body, args, cache, passes, native);
+            const { outcome, nativeTook, preparedInC } = via(body, args, cache, passes, native);
+            prepared += preparedInC;
             const got = JSON.stringify(outcome);
             if (got !== expected) throw new Error(`differ (cache ${cache}, passes ${passes}) for ${JSON.stringify(s)}:\n${got}\n${expected}`);
             if (cache === 0 && nativeTook > 0) throw new Error('--series-cache-size 0 must turn the native path off');
@@ -107,8 +113,12 @@ function run(native: NativeHotPath): void {
         }),
         { numRuns: 400 },
       );
+      preparedInC.push(prepared);
     }
     t.ok(tookTotal > runs / 4, `C took ${tookTotal} of ${runs} decodes with a cache (the rest fell back to TypeScript), none without; all byte-identical`);
+    // argSets[2] drops and adds labels: those rules live only in TypeScript.
+    t.ok(preparedInC[0]! > 50 && preparedInC[1]! > 50 && preparedInC[3]! > 0, `C prepared new series itself under the default, lifted and limit rules (${preparedInC.join(', ')})`);
+    t.equal(preparedInC[2], 0, 'and never under rules that drop or add labels');
   });
 
   t.test('values format as toFixed(9), exactly, over every kind of double', async (t) => {
@@ -158,6 +168,57 @@ function run(native: NativeHotPath): void {
     t.equal(w.encodeV1(encodeWriteRequestV1(hist)), false, 'native histograms fall back');
     w.reset();
     t.equal(w.encodeV1(Buffer.from([0x0a, 0x05, 0x0a])), false, 'truncated protobuf falls back (the TypeScript decoder words the error)');
+  });
+
+  t.test('new series are prepared in C once their table is known; the rest by TypeScript', async (t) => {
+    const series = (metric: string, n: number, extra: [string, string][] = []): EncodeSeries[] =>
+      Array.from({ length: n }, (_, i) => ({ labels: [['__name__', metric], ['pod', `p-${i}`], ['job', 'api'], ...extra], samples: [{ value: i, timestampMs: 1714564800000 + i }] }));
+    const check = (args: string[], body: EncodeSeries[], want: number, why: string) => {
+      const bytes = encodeWriteRequestV1(body);
+      const got = via(bytes, args, 1 << 20, 1, native);
+      t.same(got.outcome, via(bytes, args, 0, 1, undefined).outcome, `${why}: the same bytes as TypeScript`);
+      t.equal(got.preparedInC, want, `${why}: ${want} of ${body.length} prepared in C`);
+    };
+    check([], series('up', 500), 499, 'one metric: the first series names the table');
+    check([], [...series('up', 100), ...series('up', 100, [['adxmon_database', 'Other']]), ...series('down', 100)], 297, 'three tables: one series each in TypeScript');
+    check([], [...series('up', 10), ...series('up', 10, [['name', 'ünï']])], 9, 'non-ASCII labels: TypeScript');
+    check([], [...series('up', 10), ...series('up', 10, [['pod', 'again']])], 9, 'a label twice: TypeScript (then its error)');
+    check(['--max-labels-per-series', '3'], series('up', 10, [['x', 'y']]), 0, 'over the label limit: TypeScript (then its error)');
+    check(['--lift-labels', 'Pod,job'], series('up', 50, [['esc', 'q"\\<&>\n\u0001']]), 49, 'lifted labels and escapes');
+    check(['--add-labels', 'cluster=c1'], series('up', 50), 0, 'rules that add labels: TypeScript');
+  });
+
+  t.test('C prepares new series exactly as TypeScript does (random ASCII labels, lifted or not)', async (t) => {
+    const ascii = fc.string({ unit: fc.constantFrom('a', 'Z', 'p', 'P', 'o', 'd', '_', ' ', '\t', '"', '\\', ',', '<', '&', '\n', '\u0001', '\u007f', '1'), minLength: 1, maxLength: 6 });
+    const names = fc.oneof(ascii, fc.constantFrom('pod', 'Pod', 'POD', 'namespace', 'adxmon_x', 'adxmon_database', 'job'));
+    const labelSets = fc.array(fc.uniqueArray(fc.tuple(names, ascii), { maxLength: 6, selector: ([n]) => n }), { minLength: 1, maxLength: 8 });
+    let prepared = 0;
+    let series = 0;
+    for (const args of [[], ['--lift-labels', 'namespace,Pod=PodName']]) {
+      fc.assert(
+        fc.property(labelSets, (sets) => {
+          // The first series names the table; the rest are new series of the same metric.
+          const body = encodeWriteRequestV1([
+            { labels: [['__name__', 'up']], samples: [{ value: 1, timestampMs: 1714564800000 }] },
+            ...sets.map((labels, i): EncodeSeries => ({ labels: [['__name__', 'up'], ...labels], samples: [{ value: i, timestampMs: 1714564800000 }] })),
+          ]);
+          const expected = JSON.stringify(via(body, args, 0, 1, undefined).outcome);
+          const got = via(body, args, 1 << 20, 1, native);
+          if (JSON.stringify(got.outcome) !== expected) throw new Error(`differ for ${JSON.stringify(sets)}:\n${JSON.stringify(got.outcome)}\n${expected}`);
+          prepared += got.preparedInC;
+          series += sets.length;
+        }),
+        { numRuns: 500 },
+      );
+    }
+    t.ok(prepared > series / 4, `${prepared} of ${series} new series prepared in C (the others: adxmon_database, duplicates, or an error), all byte-identical`);
+  });
+
+  t.test('create refuses malformed rules', async (t) => {
+    t.throws(() => native.create(4096, { maxLabelBytes: 0, maxLabelsPerSeries: 10, lifted: [] }), TypeError);
+    t.throws(() => native.create(4096, { maxLabelBytes: 10, maxLabelsPerSeries: 10, lifted: 'pod' as never }), TypeError);
+    t.throws(() => native.create(4096, { maxLabelBytes: 10, maxLabelsPerSeries: 10, lifted: ['pod' as never] }), TypeError);
+    t.ok(native.create(4096, { maxLabelBytes: 10, maxLabelsPerSeries: 10, lifted: [Buffer.from('pod')] }), 'well-formed rules are taken');
   });
 
   t.test('wrong arguments are TypeErrors, not crashes', async (t) => {
