@@ -1,14 +1,16 @@
 /*
- * adx-ingestor native hot path: remote write 1.0 → metrics CSV rows, for series already seen.
+ * adx-ingestor native hot path: remote write 1.0 → metrics CSV rows.
  *
  * What it does, per request (`encodeV1`): walks the decompressed `prometheus.WriteRequest`,
  * looks every series up in a series cache (key: the encoded bytes of its contiguous Label
  * fields, exactly as src/transform/series-cache.ts), and writes one CSV row per sample —
  * timestamp, the cached constant middle `,SeriesId,lifted...,"{Labels}",`, value, newline —
- * into per-table buffers. A series it has not seen is handed to a JavaScript callback
- * (`prepare`), which runs the TypeScript writer's validation and middle-building code; the
- * result is cached here. So every rule about labels, tables, drops and escaping stays in one
- * place (TypeScript), and this file only does the steady-state work: hash, compare, copy, format.
+ * into per-table buffers. A series it has not seen is prepared here when it is plainly valid
+ * (see "new series" below); otherwise it is handed to a JavaScript callback (`prepare`), which
+ * runs the TypeScript writer's validation and middle-building code. Either way the result is
+ * cached here. The TypeScript writer stays the rule book for labels, tables, drops and escaping;
+ * this file does the steady-state work (hash, compare, copy, format) and the happy path of a new
+ * series, checked byte for byte against TypeScript.
  *
  * Anything outside the common shape — native histograms, labels interleaved with other fields,
  * a series without labels, unusual protobuf (3+ byte tags, overlong varints, groups),
