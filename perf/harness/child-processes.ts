@@ -47,13 +47,16 @@ export function shellQuote(arg: string): string {
 export interface SpawnOptions {
   /** `taskset -c` CPU list; undefined runs unpinned. */
   cpus: string | undefined;
+  /** `nice -n` adjustment; undefined leaves the priority as it is. */
+  nice?: number;
   /** Keep stdout for the caller (`proc.stdout`) instead of the log tail. */
   pipeStdout?: boolean;
   env?: NodeJS.ProcessEnv;
 }
 
 export function spawnChild(name: string, argv: readonly string[], opts: SpawnOptions): Child {
-  const full = opts.cpus === undefined ? [...argv] : ['taskset', '-c', opts.cpus, ...argv];
+  const pinned = opts.cpus === undefined ? [...argv] : ['taskset', '-c', opts.cpus, ...argv];
+  const full = opts.nice === undefined ? pinned : ['nice', '-n', String(opts.nice), ...pinned];
   const proc = spawn(full[0]!, full.slice(1), { cwd: REPO_ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   const keep = (d: Buffer) => {

@@ -67,6 +67,8 @@ export interface LoadgenProbe {
   load: LoadgenLoad;
   timing: ProbeTiming;
   cpus: string;
+  /** `nice -n` for loadgen (see Leg.senderNice). */
+  nice?: number;
 }
 
 export interface LoadgenMeasurement {
@@ -109,7 +111,7 @@ interface CpuMark {
  * its warm-up ends, so the receiver's CPU is sampled at the window's start and end.
  */
 export async function runLoadgenProbe(p: LoadgenProbe, receiverCpuSeconds: () => number): Promise<LoadgenMeasurement> {
-  const child = spawnChild('loadgen', loadgenArgv(p), { cpus: p.cpus, pipeStdout: true });
+  const child = spawnChild('loadgen', loadgenArgv(p), { cpus: p.cpus, nice: p.nice, pipeStdout: true });
   const mark = (): CpuMark => ({ atMs: performance.now(), cpuS: receiverCpuSeconds() });
   let start: CpuMark | undefined;
   let end: CpuMark | undefined;

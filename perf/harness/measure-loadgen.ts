@@ -58,7 +58,7 @@ function runLoadgen(leg: LoadgenLeg, receiver: RunningReceiver, rateSps: number,
   const passMs = rateSps > 0 ? (WARMUP_SERIES_PASSES * leg.load.series * 1000) / rateSps : 0;
   const warmupMs = Math.round(Math.max(timing.warmupMs, Math.min(MAX_WARMUP_MS, passMs)));
   return runLoadgenProbe(
-    { writeUrl: receiver.writeUrl, protocol: leg.protocol, rateSps, load: leg.load, timing: { ...timing, warmupMs }, cpus: leg.senderCpus },
+    { writeUrl: receiver.writeUrl, protocol: leg.protocol, rateSps, load: leg.load, timing: { ...timing, warmupMs }, cpus: leg.senderCpus, nice: leg.senderNice },
     receiver.cpuSeconds,
   );
 }
