@@ -877,42 +877,11 @@ static inline void prefetch_entry(const Ctx *c, const SeriesRef *ref) {
   for (size_t off = 0; off < n; off += 64) __builtin_prefetch(at + off);
 }
 
-/* Rows of one scanned series: cache lookup (or `prepare` and insert), then one row per sample. */
-static int write_series(Ctx *c, Call *call, const SeriesRef *ref) {
-  const uint8_t *key = ref->key;
-  size_t key_len = ref->key_len;
-  int64_t entry = cache_find(c, key, key_len, ref->hash);
-  const uint8_t *mid;
-  size_t mid_len;
-  int32_t table;
-  if (entry >= 0) {
-    const int32_t *slot = c->slots + entry;
-    table = slot[S_TABLE];
-    mid = c->arena + slot[S_KEY_AT] + slot[S_KEY_LEN];
-    mid_len = (size_t)slot[S_MID_LEN];
-    if (table < 0) c->dropped_series++;
-  } else if (prepare_in_c(c, key, key_len, &mid, &mid_len, &table)) {
-    c->prepared_c++;
-    cache_insert(c, key, key_len, mid, mid_len, table);
-  } else {
-    napi_value args[2], result, global;
-    napi_get_global(call->env, &global);
-    napi_create_int32(call->env, (int32_t)(key - call->base), &args[0]);
-    napi_create_int32(call->env, (int32_t)(key + key_len - call->base), &args[1]);
-    if (napi_call_function(call->env, global, call->prepare, 2, args, &result) != napi_ok) return ERR;
-    table = call->io[0];
-    mid_len = (size_t)(table < 0 ? 0 : call->io[1]);
-    void *data = NULL;
-    size_t data_len = 0;
-    if (table >= 0 && (napi_get_buffer_info(call->env, result, &data, &data_len) != napi_ok || data_len < mid_len)) {
-      napi_throw_error(call->env, NULL, "prepare must return the buffer holding the series' middle");
-      return ERR;
-    }
-    mid = data;
-    c->prepared_js++;
-    tmap_learn(c, table);
-    cache_insert(c, key, key_len, mid, mid_len, table);
-  }
+/*
+ * One row per sample of a series into its table (`write`), or only the checks (`!write`: the
+ * same walk and the same FALLBACK conditions, counting and writing nothing, for any table).
+ */
+static int series_rows(Ctx *c, const SeriesRef *ref, int32_t table, const uint8_t *mid, size_t mid_len, int write) {
   if (ref->data == NULL) return OK;
 
   TableOut *t = NULL; /* created on the first sample, so exemplars alone add no table */
@@ -922,7 +891,7 @@ static int write_series(Ctx *c, Call *call, const SeriesRef *ref) {
     if (!rd_tag(&r, &tag)) return FALLBACK;
     if (tag == 0x1a) {
       if (!rd_skip(&r, tag)) return FALLBACK;
-      c->exemplars++;
+      if (write) c->exemplars++;
       continue;
     }
     if (tag != 0x12) {
@@ -948,6 +917,11 @@ static int write_series(Ctx *c, Call *call, const SeriesRef *ref) {
         return FALLBACK;
       }
     }
+    if (!write) {
+      int64_t ms = (int64_t)ts;
+      if (ms < 0 || ms > MAX_FAST_MS || ((value >= 1e21 || value <= -1e21) && !__builtin_isinf(value))) return FALLBACK;
+      continue;
+    }
     c->samples++;
     if (table < 0) continue; /* dropped series: counted, not written */
     if (t == NULL && (t = table_out(c, (uint32_t)table)) == NULL) return FALLBACK;
@@ -964,6 +938,49 @@ static int write_series(Ctx *c, Call *call, const SeriesRef *ref) {
     c->rows++;
   }
   return OK;
+}
+
+/* Rows of one scanned series: cache lookup (or `prepare` and insert), then one row per sample. */
+static int write_series(Ctx *c, Call *call, const SeriesRef *ref) {
+  const uint8_t *key = ref->key;
+  size_t key_len = ref->key_len;
+  int64_t entry = cache_find(c, key, key_len, ref->hash);
+  const uint8_t *mid;
+  size_t mid_len;
+  int32_t table;
+  if (entry >= 0) {
+    const int32_t *slot = c->slots + entry;
+    table = slot[S_TABLE];
+    mid = c->arena + slot[S_KEY_AT] + slot[S_KEY_LEN];
+    mid_len = (size_t)slot[S_MID_LEN];
+    if (table < 0) c->dropped_series++;
+  } else if (series_rows(c, ref, -1, NULL, 0, 0) != OK) {
+    /* Before a new series is prepared its data must be known good: TypeScript reports a broken
+     * sample before the series' labels, so the whole request goes to it (the error is its). */
+    return FALLBACK;
+  } else if (prepare_in_c(c, key, key_len, &mid, &mid_len, &table)) {
+    c->prepared_c++;
+    cache_insert(c, key, key_len, mid, mid_len, table);
+  } else {
+    napi_value args[2], result, global;
+    napi_get_global(call->env, &global);
+    napi_create_int32(call->env, (int32_t)(key - call->base), &args[0]);
+    napi_create_int32(call->env, (int32_t)(key + key_len - call->base), &args[1]);
+    if (napi_call_function(call->env, global, call->prepare, 2, args, &result) != napi_ok) return ERR;
+    table = call->io[0];
+    mid_len = (size_t)(table < 0 ? 0 : call->io[1]);
+    void *data = NULL;
+    size_t data_len = 0;
+    if (table >= 0 && (napi_get_buffer_info(call->env, result, &data, &data_len) != napi_ok || data_len < mid_len)) {
+      napi_throw_error(call->env, NULL, "prepare must return the buffer holding the series' middle");
+      return ERR;
+    }
+    mid = data;
+    c->prepared_js++;
+    tmap_learn(c, table);
+    cache_insert(c, key, key_len, mid, mid_len, table);
+  }
+  return series_rows(c, ref, table, mid, mid_len, 1);
 }
 
 /* How many series ahead `prefetch_entry` runs: enough to cover a memory round trip. */

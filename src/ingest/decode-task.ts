@@ -56,6 +56,7 @@ const arrivals = new ArrivalGaps();
 /** Series cache counters already reported, so each result carries only its own lookups. */
 let reportedHits = 0;
 let reportedMisses = 0;
+let reportedPreparedInC = 0;
 
 export async function decodeTask(task: DecodeTask): Promise<DecodeResult> {
   try {
@@ -73,9 +74,11 @@ export async function decodeTask(task: DecodeTask): Promise<DecodeResult> {
       droppedSeries: builder.droppedSeries,
       seriesCacheHits: cache.hits - reportedHits,
       seriesCacheMisses: cache.misses - reportedMisses,
+      seriesPreparedInC: cache.preparedInC - reportedPreparedInC,
     };
     reportedHits = cache.hits;
     reportedMisses = cache.misses;
+    reportedPreparedInC = cache.preparedInC;
     // Wait for company only when other requests are in flight and have lately come closer
     // together than the delay (arrivals are noted either way).
     const soon = arrivals.next(performance.now(), data.config.wal.groupCommitDelayMs);

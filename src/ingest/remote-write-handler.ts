@@ -229,6 +229,8 @@ export class RemoteWriteHandler {
     if (r.droppedSeries > 0) m.droppedSeries.inc(r.droppedSeries);
     if (r.seriesCacheHits > 0) m.seriesCache.inc({ result: 'hit' }, r.seriesCacheHits);
     if (r.seriesCacheMisses > 0) m.seriesCache.inc({ result: 'miss' }, r.seriesCacheMisses);
+    if (r.seriesPreparedInC > 0) m.newSeries.inc({ prepared_by: 'native' }, r.seriesPreparedInC);
+    if (r.seriesCacheMisses > r.seriesPreparedInC) m.newSeries.inc({ prepared_by: 'typescript' }, r.seriesCacheMisses - r.seriesPreparedInC);
     this.totals.requests++;
     this.totals.samples += r.samples;
     this.totals.histograms += r.histograms;

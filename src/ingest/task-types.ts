@@ -42,6 +42,8 @@ export type DecodeResult =
       /** Series cache lookups since the worker's previous result. */
       readonly seriesCacheHits: number;
       readonly seriesCacheMisses: number;
+      /** Of those misses, the series C prepared itself (the rest were prepared in TypeScript). */
+      readonly seriesPreparedInC: number;
       readonly wal: WalDelta;
     }
   | {

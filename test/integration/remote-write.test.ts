@@ -118,3 +118,25 @@ t.test('group commit waits only when other requests could share the flush; --wal
   const m = (await scrape(s.metricsPort)).body;
   if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE !== '1') t.ok(metricValue(m, 'adxmon_ingestor_wal_writeback_started_bytes_total') > 1024, 'writeback was started and counted');
 });
+
+t.test('new series are counted by where they were prepared (C or TypeScript)', async (t) => {
+  const series = (n: number, extra: [string, string][] = []) =>
+    Array.from({ length: n }, (_, i) => ({ labels: [['__name__', 'queue_depth'], ['pod', `p-${i}`], ...extra] as [string, string][], samples: [{ value: i, timestampMs: now }] }));
+  const count = async (port: number) => {
+    const m = (await scrape(port)).body;
+    return { native: metricValue(m, 'adxmon_ingestor_new_series_total', { prepared_by: 'native' }), typescript: metricValue(m, 'adxmon_ingestor_new_series_total', { prepared_by: 'typescript' }) };
+  };
+  const s = await startServer(['--workers', '1']);
+  t.teardown(() => s.stop());
+  const body = encodeWriteRequestV1([...series(50), ...series(1, [['zone', 'zürich']])]);
+  t.equal((await remoteWrite(s.url, body, 1)).status, 204);
+  t.same(await count(s.metricsPort), { native: 49, typescript: 2 }, 'the first series of the table and the non-ASCII one in TypeScript, the rest in C');
+  t.equal((await remoteWrite(s.url, body, 1)).status, 204);
+  t.same(await count(s.metricsPort), { native: 49, typescript: 2 }, 'series seen before are not new');
+  t.equal(readWal(s.dir).length, 102);
+
+  const added = await startServer(['--workers', '1', '--add-labels', 'cluster=c1']);
+  t.teardown(() => added.stop());
+  t.equal((await remoteWrite(added.url, encodeWriteRequestV1(series(20)), 1)).status, 204);
+  t.same(await count(added.metricsPort), { native: 0, typescript: 20 }, '--add-labels keeps every new series in TypeScript');
+});

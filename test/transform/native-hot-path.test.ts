@@ -214,6 +214,31 @@ function run(native: NativeHotPath): void {
     t.ok(prepared > series / 4, `${prepared} of ${series} new series prepared in C (the others: adxmon_database, duplicates, or an error), all byte-identical`);
   });
 
+  t.test('mutated requests: C and TypeScript still agree, byte for byte or error for error', async (t) => {
+    // Valid requests with a few bytes overwritten: broken lengths, tags and wire types, labels
+    // cut or merged, odd bytes in names and values. C must either take the request and write
+    // what TypeScript writes, or fall back / hand the series to TypeScript, never crash.
+    const mutated = fc.tuple(
+      fc.array(nativeSeries, { minLength: 1, maxLength: 4 }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }),
+    );
+    let taken = 0;
+    let runs = 0;
+    fc.assert(
+      fc.property(mutated, ([series, edits]) => {
+        const body = Buffer.from(encodeWriteRequestV1(series));
+        for (const [at, b] of edits) body[at % body.length] = b;
+        const expected = JSON.stringify(via(body, [], 0, 1, undefined).outcome);
+        const got = via(body, [], 1 << 20, 2, native);
+        if (JSON.stringify(got.outcome) !== expected) throw new Error(`differ for ${body.toString('hex')}:\n${JSON.stringify(got.outcome)}\n${expected}`);
+        taken += got.nativeTook;
+        runs++;
+      }),
+      { numRuns: 5000 },
+    );
+    t.ok(taken > 0, `C took ${taken} of ${2 * runs} decodes of mutated requests; every outcome matched TypeScript`);
+  });
+
   t.test('create refuses malformed rules', async (t) => {
     t.throws(() => native.create(4096, { maxLabelBytes: 0, maxLabelsPerSeries: 10, lifted: [] }), TypeError);
     t.throws(() => native.create(4096, { maxLabelBytes: 10, maxLabelsPerSeries: 10, lifted: 'pod' as never }), TypeError);
