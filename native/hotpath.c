@@ -463,7 +463,8 @@ static void reset_request(Ctx *c) {
  * implementation of its happy path only, byte for byte, so that series churn (1 M series, pods
  * coming and going) does not cost a JavaScript call per new series. Anything it is not sure of
  * goes to `prepare` in JavaScript, which then throws the error or writes the middle:
- *   - rules that drop or add labels or metrics (then `create` gets no rules: all to JS);
+ *   - rules that drop labels or metrics (then `create` gets no rules: all to JS; --add-labels
+ *     are applied here as `LabelRanges.set` does);
  *   - a Label that is not exactly `name` then `value`, an empty name, a name or value over the
  *     limit, more labels than the limit, two labels of the same name, no `__name__`;
  *   - any byte ≥ 0x80 (UTF-8 validation and U+2028/9 escapes stay in TypeScript);
@@ -472,11 +473,17 @@ static void reset_request(Ctx *c) {
  * test/transform/native-hot-path.test.ts checks random requests against the TypeScript writer.
  */
 
+/* A list of byte strings from JavaScript (copied). */
+typedef struct {
+  uint32_t n;
+  uint8_t **at;
+  uint32_t *len;
+} Bytes;
+
 typedef struct Rules {
   uint32_t max_label_bytes, max_labels;
-  uint32_t nlifted;
-  uint8_t **lifted; /* lower-cased, in the writer's order */
-  uint32_t *lifted_len;
+  Bytes lifted; /* lower-cased, in the writer's order */
+  Bytes add_names, add_values; /* --add-labels, in order */
 } Rules;
 
 typedef struct Label {
@@ -666,6 +673,17 @@ static void tmap_learn(Ctx *c, int32_t table) {
   c->tkey_len = 0;
 }
 
+/* Room in c->labels for label index `n`; 0 when out of memory. */
+static int labels_room(Ctx *c, uint32_t n) {
+  if (n < c->labels_cap) return 1;
+  uint32_t cap = c->labels_cap ? c->labels_cap * 2 : 32;
+  Label *ls = realloc(c->labels, (size_t)cap * sizeof(Label));
+  if (ls == NULL) return 0;
+  c->labels = ls;
+  c->labels_cap = cap;
+  return 1;
+}
+
 /*
  * Prepares the series whose Label fields are `key`: on 1, `*mid`/`*mid_len` (valid until the
  * next call) and `*table` are set. On 0 the series goes to JavaScript's `prepare`; if only its
@@ -692,19 +710,26 @@ static int prepare_in_c(Ctx *c, const uint8_t *key, size_t key_len, const uint8_
     if (nl == 0 || nl > rules->max_label_bytes || vl > rules->max_label_bytes) return 0;
     if (vl == 0) continue; /* an empty value is the same as no label */
     if (n == rules->max_labels) return 0;
-    if (n == c->labels_cap) {
-      uint32_t cap = c->labels_cap ? c->labels_cap * 2 : 32;
-      Label *ls = realloc(c->labels, (size_t)cap * sizeof(Label));
-      if (ls == NULL) return 0;
-      c->labels = ls;
-      c->labels_cap = cap;
-    }
+    if (!labels_room(c, n)) return 0;
     c->labels[n++] = (Label){name, value, (uint32_t)nl, (uint32_t)vl};
-    text += nl + vl;
-    if (vl > longest) longest = vl;
+  }
+  /* --add-labels: replace the first label of that name, or add one (counted like the others). */
+  for (uint32_t k = 0; k < rules->add_names.n; k++) {
+    const uint8_t *name = rules->add_names.at[k], *value = rules->add_values.at[k];
+    uint32_t nl = rules->add_names.len[k], vl = rules->add_values.len[k], j = 0;
+    while (j < n && !bytes_eq(c->labels[j].name, c->labels[j].name_len, name, nl)) j++;
+    if (j == n) {
+      if (n == rules->max_labels || !labels_room(c, n)) return 0;
+      n++;
+    }
+    c->labels[j] = (Label){name, value, nl, vl};
   }
   if (n == 0) return 0;
   Label *ls = c->labels;
+  for (uint32_t i = 0; i < n; i++) {
+    text += ls[i].name_len + ls[i].value_len;
+    if (ls[i].value_len > longest) longest = ls[i].value_len;
+  }
   /* Sorted in place (insertion sort, as LabelRanges.sort: a series has a few dozen labels). */
   for (uint32_t i = 1; i < n; i++) {
     Label x = ls[i];
@@ -761,7 +786,7 @@ static int prepare_in_c(Ctx *c, const uint8_t *key, size_t key_len, const uint8_
     id += ls[i].name_len + ls[i].value_len;
   }
   /* Worst case: 6 bytes (\u00XX) per byte of JSON, a quoted lifted value twice its length. */
-  size_t room = 32 + 6 * text + 12 * (size_t)n + (size_t)rules->nlifted * (2 * longest + 3);
+  size_t room = 32 + 6 * text + 12 * (size_t)n + (size_t)rules->lifted.n * (2 * longest + 3);
   if (!scratch(&c->mid, &c->mid_cap, room)) return 0;
   uint8_t *o = c->mid;
   *o++ = ',';
@@ -771,11 +796,11 @@ static int prepare_in_c(Ctx *c, const uint8_t *key, size_t key_len, const uint8_
     h = 0 - h;
   }
   o = put_u64(o, h);
-  for (uint32_t k = 0; k < rules->nlifted; k++) {
+  for (uint32_t k = 0; k < rules->lifted.n; k++) {
     *o++ = ',';
     const Label *last = NULL;
     for (uint32_t i = 0; i < n; i++)
-      if (eq_lower(ls[i].name, ls[i].name_len, rules->lifted[k], rules->lifted_len[k])) last = &ls[i];
+      if (eq_lower(ls[i].name, ls[i].name_len, rules->lifted.at[k], rules->lifted.len[k])) last = &ls[i];
     if (last != NULL) o = put_csv_field(o, last->value, last->value_len);
   }
   memcpy(o, ",\"{", 3);
@@ -785,7 +810,7 @@ static int prepare_in_c(Ctx *c, const uint8_t *key, size_t key_len, const uint8_
     const Label *l = &ls[i];
     if (l == metric || (l->name_len >= 7 && memcmp(l->name, ADXMON_PREFIX, 7) == 0)) continue;
     int lifted = 0;
-    for (uint32_t k = 0; k < rules->nlifted && !lifted; k++) lifted = eq_lower(l->name, l->name_len, rules->lifted[k], rules->lifted_len[k]);
+    for (uint32_t k = 0; k < rules->lifted.n && !lifted; k++) lifted = eq_lower(l->name, l->name_len, rules->lifted.at[k], rules->lifted.len[k]);
     if (lifted) continue;
     if (!first) *o++ = ',';
     first = 0;
@@ -805,11 +830,17 @@ static int prepare_in_c(Ctx *c, const uint8_t *key, size_t key_len, const uint8_
   return 1;
 }
 
+static void bytes_free(Bytes *b) {
+  for (uint32_t i = 0; i < b->n; i++) free(b->at[i]);
+  free(b->at);
+  free(b->len);
+}
+
 static void rules_free(Rules *rules) {
   if (rules == NULL) return;
-  for (uint32_t i = 0; i < rules->nlifted; i++) free(rules->lifted[i]);
-  free(rules->lifted);
-  free(rules->lifted_len);
+  bytes_free(&rules->lifted);
+  bytes_free(&rules->add_names);
+  bytes_free(&rules->add_values);
   free(rules);
 }
 
@@ -1091,46 +1122,59 @@ static uint32_t rule_number(napi_env env, napi_value obj, const char *name) {
   return (uint32_t)d;
 }
 
-/* rules { maxLabelBytes, maxLabelsPerSeries, lifted: Uint8Array[] (lower-cased names) } → Rules. */
-static Rules *rules_arg(napi_env env, napi_value obj) {
-  Rules *rules = calloc(1, sizeof(Rules));
-  napi_value lifted;
-  uint32_t n = 0;
+/* rules[name]: an array of Uint8Array, copied into `out`; 0 (and a pending exception) otherwise. */
+static int bytes_arg(napi_env env, napi_value obj, const char *name, Bytes *out) {
+  napi_value list;
   bool is_array = false;
-  if (rules == NULL) {
-    napi_throw_error(env, NULL, "adx_native: out of memory");
-    return NULL;
+  uint32_t n = 0;
+  char msg[120];
+  snprintf(msg, sizeof msg, "adx_native: rules.%s must be an array of Uint8Array", name);
+  if (napi_get_named_property(env, obj, name, &list) != napi_ok || napi_is_array(env, list, &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, list, &n) != napi_ok) {
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
   }
-  if ((rules->max_label_bytes = rule_number(env, obj, "maxLabelBytes")) == 0 || (rules->max_labels = rule_number(env, obj, "maxLabelsPerSeries")) == 0) goto fail;
-  if (napi_get_named_property(env, obj, "lifted", &lifted) != napi_ok || napi_is_array(env, lifted, &is_array) != napi_ok || !is_array ||
-      napi_get_array_length(env, lifted, &n) != napi_ok) {
-    napi_throw_type_error(env, NULL, "adx_native: rules.lifted must be an array of Uint8Array");
-    goto fail;
-  }
-  rules->lifted = calloc(n ? n : 1, sizeof(uint8_t *));
-  rules->lifted_len = calloc(n ? n : 1, sizeof(uint32_t));
-  if (rules->lifted == NULL || rules->lifted_len == NULL) {
+  out->at = calloc(n ? n : 1, sizeof(uint8_t *));
+  out->len = calloc(n ? n : 1, sizeof(uint32_t));
+  if (out->at == NULL || out->len == NULL) {
     napi_throw_error(env, NULL, "adx_native: out of memory");
-    goto fail;
+    return 0;
   }
   for (uint32_t i = 0; i < n; i++) {
     napi_value item;
     size_t len;
-    if (napi_get_element(env, lifted, i, &item) != napi_ok) goto fail;
-    const uint8_t *name = typed_arg(env, item, napi_uint8_array, 0, &len, "rules.lifted must be an array of Uint8Array");
-    if (name == NULL) goto fail;
-    if ((rules->lifted[i] = malloc(len ? len : 1)) == NULL) {
+    if (napi_get_element(env, list, i, &item) != napi_ok) return 0;
+    const uint8_t *bytes = typed_arg(env, item, napi_uint8_array, 0, &len, msg + 12);
+    if (bytes == NULL) return 0;
+    if ((out->at[i] = malloc(len ? len : 1)) == NULL) {
       napi_throw_error(env, NULL, "adx_native: out of memory");
-      goto fail;
+      return 0;
     }
-    memcpy(rules->lifted[i], name, len);
-    rules->lifted_len[i] = (uint32_t)len;
-    rules->nlifted = i + 1;
+    memcpy(out->at[i], bytes, len);
+    out->len[i] = (uint32_t)len;
+    out->n = i + 1;
+  }
+  return 1;
+}
+
+/* rules { maxLabelBytes, maxLabelsPerSeries, lifted, addNames, addValues: Uint8Array[] } → Rules. */
+static Rules *rules_arg(napi_env env, napi_value obj) {
+  Rules *rules = calloc(1, sizeof(Rules));
+  if (rules == NULL) {
+    napi_throw_error(env, NULL, "adx_native: out of memory");
+    return NULL;
+  }
+  if ((rules->max_label_bytes = rule_number(env, obj, "maxLabelBytes")) == 0 || (rules->max_labels = rule_number(env, obj, "maxLabelsPerSeries")) == 0 ||
+      !bytes_arg(env, obj, "lifted", &rules->lifted) || !bytes_arg(env, obj, "addNames", &rules->add_names) || !bytes_arg(env, obj, "addValues", &rules->add_values)) {
+    rules_free(rules);
+    return NULL;
+  }
+  if (rules->add_names.n != rules->add_values.n) {
+    napi_throw_type_error(env, NULL, "adx_native: rules.addNames and rules.addValues must have the same length");
+    rules_free(rules);
+    return NULL;
   }
   return rules;
-fail:
-  rules_free(rules);
-  return NULL;
 }
 
 /* create(arenaBytes, rules?) → context; with `rules`, new series are prepared in C when they can be. */

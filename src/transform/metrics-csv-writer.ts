@@ -108,9 +108,16 @@ export class MetricsCsvWriter implements SeriesSink {
     this.#native = native;
     this.#liftedNames = config.liftLabels.map((l) => Buffer.from(l.name.toLowerCase()));
     // The native path is a cache of series already seen: `--series-cache-size 0` turns it off too.
-    // C prepares new series itself unless rules drop or add labels (those stay in `#prepare`).
-    const rulesInC = config.dropMetrics.length === 0 && config.dropLabels.length === 0 && config.addLabels.length === 0;
-    const rules = { maxLabelBytes: config.maxLabelBytes, maxLabelsPerSeries: config.maxLabelsPerSeries, lifted: this.#liftedNames };
+    // C prepares new series itself unless rules drop labels or metrics (regular expressions: those
+    // stay in `#prepare`).
+    const rulesInC = config.dropMetrics.length === 0 && config.dropLabels.length === 0;
+    const rules = {
+      maxLabelBytes: config.maxLabelBytes,
+      maxLabelsPerSeries: config.maxLabelsPerSeries,
+      lifted: this.#liftedNames,
+      addNames: config.addLabels.map(([n]) => Buffer.from(n)),
+      addValues: config.addLabels.map(([, v]) => Buffer.from(v)),
+    };
     this.#nativeCtx = seriesCacheBytes > 0 ? native?.create(seriesCacheBytes, rulesInC ? rules : undefined) : undefined;
     this.#pool = pool;
     this.#cache = seriesCacheBytes > 0 ? new SeriesCache(seriesCacheBytes) : undefined;

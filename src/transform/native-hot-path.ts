@@ -12,14 +12,17 @@ import { fileURLToPath } from 'node:url';
 export type NativeContext = { readonly __brand: 'adx-native-context' };
 
 /**
- * What C needs to prepare a new series itself (native/hotpath.c, "new series"): the limits, and
- * the lifted label names lower-cased in the writer's order. Without it every new series goes to
- * `prepare`.
+ * What C needs to prepare a new series itself (native/hotpath.c, "new series"): the limits, the
+ * lifted label names lower-cased in the writer's order, and the labels to add. Without it every
+ * new series goes to `prepare`.
  */
 export interface NativeSeriesRules {
   maxLabelBytes: number;
   maxLabelsPerSeries: number;
   lifted: readonly Uint8Array[];
+  /** `--add-labels`, in order: names and values. */
+  addNames: readonly Uint8Array[];
+  addValues: readonly Uint8Array[];
 }
 
 export interface NativeHotPath {

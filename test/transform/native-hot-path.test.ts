@@ -86,6 +86,7 @@ const argSets = [
   ['--lift-labels', 'namespace,Pod=PodName'],
   ['--add-labels', 'cluster=c1,job=override', '--drop-labels', 'http_.*=inst.*', '--drop-metrics', 'go_.*'],
   ['--max-labels-per-series', '4', '--max-label-bytes', '8'],
+  ['--add-labels', 'cluster=c1,job=override,Pod=fixed,adxmon_database=Added', '--lift-labels', 'pod', '--max-labels-per-series', '6'],
 ];
 
 function run(native: NativeHotPath): void {
@@ -117,8 +118,8 @@ function run(native: NativeHotPath): void {
     }
     t.ok(tookTotal > runs / 4, `C took ${tookTotal} of ${runs} decodes with a cache (the rest fell back to TypeScript), none without; all byte-identical`);
     // argSets[2] drops and adds labels: those rules live only in TypeScript.
-    t.ok(preparedInC[0]! > 50 && preparedInC[1]! > 50 && preparedInC[3]! > 0, `C prepared new series itself under the default, lifted and limit rules (${preparedInC.join(', ')})`);
-    t.equal(preparedInC[2], 0, 'and never under rules that drop or add labels');
+    t.ok(preparedInC[0]! > 50 && preparedInC[1]! > 50 && preparedInC[3]! > 0 && preparedInC[4]! > 5, `C prepared new series itself under the default, lifted, limit and add-labels rules (${preparedInC.join(', ')})`);
+    t.equal(preparedInC[2], 0, 'and never under rules that drop labels or metrics');
   });
 
   t.test('values format as toFixed(9), exactly, over every kind of double', async (t) => {
@@ -185,7 +186,9 @@ function run(native: NativeHotPath): void {
     check([], [...series('up', 10), ...series('up', 10, [['pod', 'again']])], 9, 'a label twice: TypeScript (then its error)');
     check(['--max-labels-per-series', '3'], series('up', 10, [['x', 'y']]), 0, 'over the label limit: TypeScript (then its error)');
     check(['--lift-labels', 'Pod,job'], series('up', 50, [['esc', 'q"\\<&>\n\u0001']]), 49, 'lifted labels and escapes');
-    check(['--add-labels', 'cluster=c1'], series('up', 50), 0, 'rules that add labels: TypeScript');
+    check(['--add-labels', 'cluster=c1,job=web'], series('up', 50), 49, 'labels added or replaced by --add-labels');
+    check(['--add-labels', 'x=1,y=2', '--max-labels-per-series', '4'], series('up', 5), 0, 'added labels over the limit: TypeScript (then its error)');
+    check(['--drop-labels', 'up=pod'], series('up', 50), 0, 'rules that drop labels: TypeScript');
   });
 
   t.test('C prepares new series exactly as TypeScript does (random ASCII labels, lifted or not)', async (t) => {
@@ -194,7 +197,7 @@ function run(native: NativeHotPath): void {
     const labelSets = fc.array(fc.uniqueArray(fc.tuple(names, ascii), { maxLength: 6, selector: ([n]) => n }), { minLength: 1, maxLength: 8 });
     let prepared = 0;
     let series = 0;
-    for (const args of [[], ['--lift-labels', 'namespace,Pod=PodName']]) {
+    for (const args of [[], ['--lift-labels', 'namespace,Pod=PodName'], ['--add-labels', 'pod=x,zone=z1', '--lift-labels', 'zone']]) {
       fc.assert(
         fc.property(labelSets, (sets) => {
           // The first series names the table; the rest are new series of the same metric.
@@ -240,10 +243,13 @@ function run(native: NativeHotPath): void {
   });
 
   t.test('create refuses malformed rules', async (t) => {
-    t.throws(() => native.create(4096, { maxLabelBytes: 0, maxLabelsPerSeries: 10, lifted: [] }), TypeError);
-    t.throws(() => native.create(4096, { maxLabelBytes: 10, maxLabelsPerSeries: 10, lifted: 'pod' as never }), TypeError);
-    t.throws(() => native.create(4096, { maxLabelBytes: 10, maxLabelsPerSeries: 10, lifted: ['pod' as never] }), TypeError);
-    t.ok(native.create(4096, { maxLabelBytes: 10, maxLabelsPerSeries: 10, lifted: [Buffer.from('pod')] }), 'well-formed rules are taken');
+    const rules = { maxLabelBytes: 10, maxLabelsPerSeries: 10, lifted: [Buffer.from('pod')], addNames: [Buffer.from('a')], addValues: [Buffer.from('1')] };
+    t.throws(() => native.create(4096, { ...rules, maxLabelBytes: 0 }), TypeError);
+    t.throws(() => native.create(4096, { ...rules, lifted: 'pod' as never }), TypeError);
+    t.throws(() => native.create(4096, { ...rules, lifted: ['pod' as never] }), TypeError);
+    t.throws(() => native.create(4096, { ...rules, addValues: [] }), TypeError, 'names and values pair up');
+    t.throws(() => native.create(4096, { maxLabelBytes: 10, maxLabelsPerSeries: 10, lifted: [] } as never), TypeError, 'addNames is required');
+    t.ok(native.create(4096, rules), 'well-formed rules are taken');
   });
 
   t.test('wrong arguments are TypeErrors, not crashes', async (t) => {
