@@ -438,16 +438,19 @@ static TableOut *table_out(Ctx *c, uint32_t id) {
   return t;
 }
 
-static int table_reserve(TableOut *t, size_t n) {
-  if (t->len + n <= t->cap) return 1;
-  size_t cap = t->cap ? t->cap * 2 : 65536;
-  while (cap < t->len + n) cap *= 2;
-  uint8_t *b = realloc(t->buf, cap);
+/* Grows `*buf` (doubling, from `first` bytes) until it holds `need` bytes; 0 when out of memory. */
+static int reserve_bytes(uint8_t **buf, size_t *cap, size_t need, size_t first) {
+  if (need <= *cap) return 1;
+  size_t size = *cap ? *cap * 2 : first;
+  while (size < need) size *= 2;
+  uint8_t *b = realloc(*buf, size);
   if (b == NULL) return 0;
-  t->buf = b;
-  t->cap = cap;
+  *buf = b;
+  *cap = size;
   return 1;
 }
+
+static int table_reserve(TableOut *t, size_t n) { return reserve_bytes(&t->buf, &t->cap, t->len + n, 65536); }
 
 static void reset_request(Ctx *c) {
   for (uint32_t i = 0; i < c->ntouched; i++) c->tables[c->touched[i]].touched = 0;
@@ -576,18 +579,6 @@ static uint64_t xxh64(const uint8_t *p, size_t len) {
   return h;
 }
 
-/* Room for `n` bytes in a growable scratch buffer; 0 when out of memory. */
-static int scratch(uint8_t **buf, size_t *cap, size_t n) {
-  if (n <= *cap) return 1;
-  size_t size = *cap ? *cap : 1024;
-  while (size < n) size *= 2;
-  uint8_t *b = realloc(*buf, size);
-  if (b == NULL) return 0;
-  *buf = b;
-  *cap = size;
-  return 1;
-}
-
 /* `writeJsonInCsv` for ASCII: JSON string escapes (Go's, with <, >, & as \u00XX), `"` doubled. */
 static uint8_t *put_json_in_csv(uint8_t *o, const uint8_t *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
@@ -685,16 +676,11 @@ static int labels_room(Ctx *c, uint32_t n) {
 }
 
 /*
- * Prepares the series whose Label fields are `key`: on 1, `*mid`/`*mid_len` (valid until the
- * next call) and `*table` are set. On 0 the series goes to JavaScript's `prepare`; if only its
- * table was unknown, c->tkey_len is left set so that `tmap_learn` can keep the answer.
+ * The series' labels into c->labels, with --add-labels applied as `LabelRanges.set` does,
+ * sorted as `LabelRanges.sort`: their count, or 0 for anything TypeScript must see (see above).
  */
-static int prepare_in_c(Ctx *c, const uint8_t *key, size_t key_len, const uint8_t **mid, size_t *mid_len, int32_t *table) {
-  const Rules *rules = c->rules;
-  c->tkey_len = 0;
-  if (rules == NULL) return 0;
+static uint32_t collect_labels(Ctx *c, const Rules *rules, const uint8_t *key, size_t key_len) {
   uint32_t n = 0;
-  size_t text = 0, longest = 0;
   Rd r = {key, key + key_len};
   while (r.p < r.end) {
     uint32_t tag;
@@ -709,8 +695,7 @@ static int prepare_in_c(Ctx *c, const uint8_t *key, size_t key_len, const uint8_
     const uint8_t *value = l.p;
     if (nl == 0 || nl > rules->max_label_bytes || vl > rules->max_label_bytes) return 0;
     if (vl == 0) continue; /* an empty value is the same as no label */
-    if (n == rules->max_labels) return 0;
-    if (!labels_room(c, n)) return 0;
+    if (n == rules->max_labels || !labels_room(c, n)) return 0;
     c->labels[n++] = (Label){name, value, (uint32_t)nl, (uint32_t)vl};
   }
   /* --add-labels: replace the first label of that name, or add one (counted like the others). */
@@ -724,13 +709,8 @@ static int prepare_in_c(Ctx *c, const uint8_t *key, size_t key_len, const uint8_
     }
     c->labels[j] = (Label){name, value, nl, vl};
   }
-  if (n == 0) return 0;
+  /* Insertion sort, as LabelRanges.sort: a series has a few dozen labels at most. */
   Label *ls = c->labels;
-  for (uint32_t i = 0; i < n; i++) {
-    text += ls[i].name_len + ls[i].value_len;
-    if (ls[i].value_len > longest) longest = ls[i].value_len;
-  }
-  /* Sorted in place (insertion sort, as LabelRanges.sort: a series has a few dozen labels). */
   for (uint32_t i = 1; i < n; i++) {
     Label x = ls[i];
     uint32_t j = i;
@@ -740,25 +720,27 @@ static int prepare_in_c(Ctx *c, const uint8_t *key, size_t key_len, const uint8_
     }
     ls[j] = x;
   }
-  const Label *metric = NULL, *database = NULL;
   for (uint32_t i = 0; i < n; i++) {
     if (i > 0 && compare_lower(&ls[i - 1], &ls[i]) == 0) return 0; /* the same label twice */
     if (!ascii(ls[i].name, ls[i].name_len) || !ascii(ls[i].value, ls[i].value_len)) return 0;
-    if (bytes_eq(ls[i].name, ls[i].name_len, NAME_LABEL, 8)) metric = &ls[i];
-    else if (bytes_eq(ls[i].name, ls[i].name_len, DATABASE_LABEL, 15)) database = &ls[i];
   }
-  if (metric == NULL) return 0;
+  return n;
+}
 
-  /* Table: key = name length, name, then the database label's value if there is one. */
+/*
+ * The table id learnt for (metric name, database label), or -1. On -1 with c->tkey_len set, the
+ * series goes to TypeScript only for its table, and `tmap_learn` keeps the answer.
+ */
+static int32_t table_for(Ctx *c, const Label *metric, const Label *database) {
   size_t tk = 4 + metric->value_len + (database ? 1 + database->value_len : 0);
-  if (tk > TKEY_MAX) return 0;
+  if (tk > TKEY_MAX) return -1;
+  /* Key: the name's length, the name, then the database label's value if there is one. */
   memcpy(c->tkey, &metric->value_len, 4);
   memcpy(c->tkey + 4, metric->value, metric->value_len);
   if (database != NULL) {
     c->tkey[4 + metric->value_len] = 1;
     memcpy(c->tkey + 5 + metric->value_len, database->value, database->value_len);
   }
-  c->tkey_len = tk;
   if (c->tmap == NULL) {
     c->tmap = malloc(TMAP_SLOTS * sizeof(TableKey));
     c->tmap_arena = malloc(TMAP_ARENA);
@@ -767,18 +749,26 @@ static int prepare_in_c(Ctx *c, const uint8_t *key, size_t key_len, const uint8_
       free(c->tmap_arena);
       c->tmap = NULL;
       c->tmap_arena = NULL;
-      c->tkey_len = 0;
-      return 0;
+      return -1;
     }
     for (uint32_t i = 0; i < TMAP_SLOTS; i++) c->tmap[i].table = -1;
   }
+  c->tkey_len = tk;
   uint32_t slot;
   int32_t found = tmap_find(c, hash_key(c->tkey, tk), &slot);
-  if (found < 0) return 0; /* TypeScript names it; tmap_learn keeps the answer */
-  c->tkey_len = 0;
+  if (found >= 0) c->tkey_len = 0;
+  return found;
+}
 
+/* `MetricsCsvWriter.#writeMiddle` into c->mid: `,SeriesId,lifted...,"{Labels}",`; its length, or 0 when out of memory. */
+static size_t write_middle(Ctx *c, const Rules *rules, const Label *ls, uint32_t n, const Label *metric) {
+  size_t text = 0, longest = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    text += ls[i].name_len + ls[i].value_len;
+    if (ls[i].value_len > longest) longest = ls[i].value_len;
+  }
   /* SeriesId: xxhash64 of every name and value in label order, as a signed decimal. */
-  if (!scratch(&c->id_input, &c->id_input_cap, text)) return 0;
+  if (!reserve_bytes(&c->id_input, &c->id_input_cap, text, 1024)) return 0;
   uint8_t *id = c->id_input;
   for (uint32_t i = 0; i < n; i++) {
     memcpy(id, ls[i].name, ls[i].name_len);
@@ -787,7 +777,7 @@ static int prepare_in_c(Ctx *c, const uint8_t *key, size_t key_len, const uint8_
   }
   /* Worst case: 6 bytes (\u00XX) per byte of JSON, a quoted lifted value twice its length. */
   size_t room = 32 + 6 * text + 12 * (size_t)n + (size_t)rules->lifted.n * (2 * longest + 3);
-  if (!scratch(&c->mid, &c->mid_cap, room)) return 0;
+  if (!reserve_bytes(&c->mid, &c->mid_cap, room, 1024)) return 0;
   uint8_t *o = c->mid;
   *o++ = ',';
   uint64_t h = xxh64(c->id_input, text);
@@ -824,8 +814,31 @@ static int prepare_in_c(Ctx *c, const uint8_t *key, size_t key_len, const uint8_
   }
   memcpy(o, "}\",", 3);
   o += 3;
+  return (size_t)(o - c->mid);
+}
+
+/*
+ * Prepares the series whose Label fields are `key`: on 1, `*mid`/`*mid_len` (valid until the
+ * next call) and `*table` are set. On 0 the series goes to JavaScript's `prepare`; if only its
+ * table was unknown, c->tkey_len is left set so that `tmap_learn` can keep the answer.
+ */
+static int prepare_in_c(Ctx *c, const uint8_t *key, size_t key_len, const uint8_t **mid, size_t *mid_len, int32_t *table) {
+  const Rules *rules = c->rules;
+  c->tkey_len = 0;
+  if (rules == NULL) return 0;
+  uint32_t n = collect_labels(c, rules, key, key_len);
+  const Label *metric = NULL, *database = NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    if (bytes_eq(c->labels[i].name, c->labels[i].name_len, NAME_LABEL, 8)) metric = &c->labels[i];
+    else if (bytes_eq(c->labels[i].name, c->labels[i].name_len, DATABASE_LABEL, 15)) database = &c->labels[i];
+  }
+  if (metric == NULL) return 0;
+  int32_t found = table_for(c, metric, database);
+  if (found < 0) return 0;
+  size_t len = write_middle(c, rules, c->labels, n, metric);
+  if (len == 0) return 0;
   *mid = c->mid;
-  *mid_len = (size_t)(o - c->mid);
+  *mid_len = len;
   *table = found;
   return 1;
 }
