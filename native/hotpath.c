@@ -92,7 +92,7 @@ typedef struct {
   size_t tmap_used;
   uint8_t tkey[TKEY_MAX];
   size_t tkey_len; /* > 0: the last series was sent to `prepare` only for its table: learn it */
-  double prepared_c, prepared_js;
+  double prepared_c; /* new series prepared here, not by JavaScript's `prepare` */
 } Ctx;
 
 static inline uint64_t rd64(const uint8_t *p) {
@@ -631,6 +631,12 @@ static int ascii(const uint8_t *s, size_t n) {
   return (any & 0x8080808080808080ull) == 0;
 }
 
+static void tmap_clear(Ctx *c) {
+  for (uint32_t i = 0; i < TMAP_SLOTS; i++) c->tmap[i].table = -1;
+  c->tmap_entries = 0;
+  c->tmap_used = 0;
+}
+
 /* The table id learnt for the key in c->tkey (hash `h`), or -1 with the free slot in `*slot_out`. */
 static int32_t tmap_find(const Ctx *c, uint32_t h, uint32_t *slot_out) {
   uint32_t slot = h & (TMAP_SLOTS - 1);
@@ -648,11 +654,7 @@ static int32_t tmap_find(const Ctx *c, uint32_t h, uint32_t *slot_out) {
 static void tmap_learn(Ctx *c, int32_t table) {
   size_t n = c->tkey_len;
   if (n > 0 && table >= 0 && c->tmap != NULL) {
-    if (c->tmap_entries >= TMAP_MAX_ENTRIES || c->tmap_used + n > TMAP_ARENA) {
-      for (uint32_t i = 0; i < TMAP_SLOTS; i++) c->tmap[i].table = -1;
-      c->tmap_entries = 0;
-      c->tmap_used = 0;
-    }
+    if (c->tmap_entries >= TMAP_MAX_ENTRIES || c->tmap_used + n > TMAP_ARENA) tmap_clear(c);
     uint32_t h = hash_key(c->tkey, n), slot;
     if (tmap_find(c, h, &slot) < 0) {
       memcpy(c->tmap_arena + c->tmap_used, c->tkey, n);
@@ -751,7 +753,7 @@ static int32_t table_for(Ctx *c, const Label *metric, const Label *database) {
       c->tmap_arena = NULL;
       return -1;
     }
-    for (uint32_t i = 0; i < TMAP_SLOTS; i++) c->tmap[i].table = -1;
+    tmap_clear(c);
   }
   c->tkey_len = tk;
   uint32_t slot;
@@ -798,7 +800,7 @@ static size_t write_middle(Ctx *c, const Rules *rules, const Label *ls, uint32_t
   int first = 1;
   for (uint32_t i = 0; i < n; i++) {
     const Label *l = &ls[i];
-    if (l == metric || (l->name_len >= 7 && memcmp(l->name, ADXMON_PREFIX, 7) == 0)) continue;
+    if (l == metric || (l->name_len >= sizeof ADXMON_PREFIX - 1 && memcmp(l->name, ADXMON_PREFIX, sizeof ADXMON_PREFIX - 1) == 0)) continue;
     int lifted = 0;
     for (uint32_t k = 0; k < rules->lifted.n && !lifted; k++) lifted = eq_lower(l->name, l->name_len, rules->lifted.at[k], rules->lifted.len[k]);
     if (lifted) continue;
@@ -829,8 +831,8 @@ static int prepare_in_c(Ctx *c, const uint8_t *key, size_t key_len, const uint8_
   uint32_t n = collect_labels(c, rules, key, key_len);
   const Label *metric = NULL, *database = NULL;
   for (uint32_t i = 0; i < n; i++) {
-    if (bytes_eq(c->labels[i].name, c->labels[i].name_len, NAME_LABEL, 8)) metric = &c->labels[i];
-    else if (bytes_eq(c->labels[i].name, c->labels[i].name_len, DATABASE_LABEL, 15)) database = &c->labels[i];
+    if (bytes_eq(c->labels[i].name, c->labels[i].name_len, NAME_LABEL, sizeof NAME_LABEL - 1)) metric = &c->labels[i];
+    else if (bytes_eq(c->labels[i].name, c->labels[i].name_len, DATABASE_LABEL, sizeof DATABASE_LABEL - 1)) database = &c->labels[i];
   }
   if (metric == NULL) return 0;
   int32_t found = table_for(c, metric, database);
@@ -1020,7 +1022,6 @@ static int write_series(Ctx *c, Call *call, const SeriesRef *ref) {
       return ERR;
     }
     mid = data;
-    c->prepared_js++;
     tmap_learn(c, table);
     cache_insert(c, key, key_len, mid, mid_len, table);
   }
@@ -1312,7 +1313,7 @@ static napi_value js_copy_table(napi_env env, napi_callback_info info) {
 }
 
 /* stats(ctx, out: Float64Array) → out = [hits, misses, entries, arenaUsed, (if room) new series
- * prepared in C, new series prepared by JavaScript's `prepare`] */
+ * prepared in C (the other misses went to JavaScript's `prepare`)] */
 static napi_value js_stats(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -1326,10 +1327,7 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   o[1] = c->misses;
   o[2] = c->entries;
   o[3] = (double)c->arena_used;
-  if (len >= 6) {
-    o[4] = c->prepared_c;
-    o[5] = c->prepared_js;
-  }
+  if (len >= 5) o[4] = c->prepared_c;
   return NULL;
 }
 

@@ -93,7 +93,7 @@ export class MetricsCsvWriter implements SeriesSink {
   readonly #nativeIo = new Int32Array(2);
   readonly #nativeCounters = new Float64Array(5);
   #nativeInfo = new Int32Array(3 * 256);
-  readonly #nativeStats = new Float64Array(6);
+  readonly #nativeStats = new Float64Array(5);
   /** The request being encoded natively (for `prepare` callbacks). */
   #nativeRequest: Uint8Array | undefined;
   samples = 0;

@@ -43,7 +43,7 @@ export interface NativeHotPath {
   /** Fills [tableId, bytes, rows] per table of the last encode; returns the table count. */
   tableInfo(ctx: NativeContext, out: Int32Array): number;
   copyTable(ctx: NativeContext, tableId: number, dest: Uint8Array, at: number): number;
-  /** out ← [hits, misses, entries, arena bytes used, (length ≥ 6:) series prepared in C, series prepared by `prepare`]. */
+  /** out ← [hits, misses, entries, arena bytes used, (length ≥ 5:) new series prepared in C rather than by `prepare`]. */
   stats(ctx: NativeContext, out: Float64Array): void;
   /** `formatValue` into `out` (≥ 40 bytes): bytes written, -1 for |v| ≥ 1e21. For tests. */
   formatValue(v: number, out: Uint8Array): number;
