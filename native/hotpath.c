@@ -93,6 +93,10 @@ typedef struct {
   uint8_t tkey[TKEY_MAX];
   size_t tkey_len; /* > 0: the last series was sent to `prepare` only for its table: learn it */
   double prepared_c; /* new series prepared here, not by JavaScript's `prepare` */
+
+  /* Remote write 2.0 (see "remote write 2.0" below): symbol offsets and one series' references. */
+  uint32_t *syms, *refs;
+  size_t syms_cap, refs_cap;
 } Ctx;
 
 static inline uint64_t rd64(const uint8_t *p) {
@@ -1070,6 +1074,192 @@ static int encode_request(Ctx *c, Call *call, const uint8_t *req, size_t req_len
 
 /* ---- N-API glue ---- */
 
+/* ---- remote write 2.0, rewritten as 1.0 ----
+ *
+ * A 2.0 request (`io.prometheus.write.v2.Request`) names labels by reference into a symbol
+ * table. `transcode_v2` rewrites it as the 1.0 request with the same series, labels in the same
+ * order and samples byte for byte, so that the 1.0 path above (cache, new series, rows) serves
+ * 2.0 too, and a series has the same cache key whichever protocol sent it. What is dropped is
+ * what the TypeScript 2.0 decoder ignores (metadata, created timestamps, unknown fields);
+ * exemplars, which are only counted, become empty 1.0 exemplars.
+ *
+ * Like the rest of this file it is a fast path, not a judge: anything the TypeScript decoder
+ * (src/prom/remote-write-v2.ts) might refuse or treat specially — symbols[0] not empty, a
+ * reference out of range or an odd number of them, a series without labels, native histograms,
+ * unusual protobuf — is FALLBACK, and the caller decodes the original request in TypeScript.
+ */
+
+/* Bytes of a varint. */
+static inline size_t varint_len(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
+static inline uint8_t *put_varint(uint8_t *o, uint64_t v) {
+  while (v >= 0x80) {
+    *o++ = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  *o++ = (uint8_t)v;
+  return o;
+}
+
+/* Grows a uint32 array to hold `need` elements. */
+static int reserve_u32(uint32_t **a, size_t *cap, size_t need) {
+  if (need <= *cap) return 1;
+  size_t next = *cap ? *cap : 1024;
+  while (next < need) next *= 2;
+  uint32_t *grown = realloc(*a, next * sizeof(uint32_t));
+  if (grown == NULL) return 0;
+  *a = grown;
+  *cap = next;
+  return 1;
+}
+
+/* The 1.0 bytes of one label (a Label field), given its symbols' lengths. */
+static inline size_t label_field_len(uint32_t nl, uint32_t vl) {
+  size_t inner = 1 + varint_len(nl) + nl + 1 + varint_len(vl) + vl;
+  return 1 + varint_len(inner) + inner;
+}
+
+/* Appends one label reference (a varint below `nsyms`) to c->refs. */
+static inline int take_ref(Ctx *c, Rd *r, uint32_t nsyms, size_t *n) {
+  uint64_t ref;
+  if (!rd_varint(r, &ref) || ref >= nsyms || !reserve_u32(&c->refs, &c->refs_cap, *n + 1)) return 0;
+  c->refs[(*n)++] = (uint32_t)ref;
+  return 1;
+}
+
+/*
+ * One 2.0 TimeSeries in [s, e): its label references into c->refs (*nrefs), the bytes of its
+ * 1.0 form's fields (*body), and where its first Sample or Exemplar field is (*data, or NULL).
+ */
+static int scan_series_v2(Ctx *c, uint32_t nsyms, const uint8_t *s, const uint8_t *e, size_t *nrefs, uint64_t *body, const uint8_t **data) {
+  Rd r = {s, e};
+  size_t n = 0;
+  uint64_t bytes = 0;
+  *data = NULL;
+  while (r.p < r.end) {
+    const uint8_t *at = r.p;
+    uint32_t tag;
+    if (!rd_tag(&r, &tag)) return FALLBACK;
+    if (tag == 0x0a) { /* 1 labels_refs, packed */
+      size_t len;
+      if (!rd_len(&r, &len)) return FALLBACK;
+      Rd run = {r.p, r.p + len};
+      r.p += len;
+      while (run.p < run.end)
+        if (!take_ref(c, &run, nsyms, &n)) return FALLBACK;
+    } else if (tag == 0x08) { /* 1 labels_refs, one unpacked element */
+      if (!take_ref(c, &r, nsyms, &n)) return FALLBACK;
+    } else if (tag == 0x12 || tag == 0x22) { /* 2 samples (copied as they are), 4 exemplars (counted) */
+      if (*data == NULL) *data = at;
+      if (!rd_skip(&r, tag)) return FALLBACK;
+      bytes += tag == 0x12 ? (uint64_t)(r.p - at) : 2;
+    } else {
+      if (tag == 0x1a) return FALLBACK; /* 3 native histograms: the TypeScript path */
+      if (!rd_skip(&r, tag)) return FALLBACK; /* metadata, created timestamp, unknown fields */
+    }
+  }
+  if (n == 0 || n % 2 != 0) return FALLBACK; /* the TypeScript decoder words these errors */
+  for (size_t k = 0; k < n; k += 2) {
+    const uint32_t *name = c->syms + 2 * (size_t)c->refs[k], *value = c->syms + 2 * (size_t)c->refs[k + 1];
+    bytes += label_field_len(name[1], value[1]);
+  }
+  *nrefs = n;
+  *body = bytes;
+  return OK;
+}
+
+/*
+ * `req` (2.0) as a 1.0 WriteRequest into out[0, cap): returns its length, which may be more than
+ * `cap` (then only the length is right: call again with room), or -1 for FALLBACK. A request
+ * whose 1.0 form would be over `limit` bytes (a large symbol referenced many times) is FALLBACK.
+ */
+static int64_t transcode_v2(Ctx *c, const uint8_t *req, size_t req_len, uint8_t *out, size_t cap, uint64_t limit) {
+  /* Pass 1: the symbols (4), wherever they are. */
+  uint32_t nsyms = 0;
+  const uint8_t *first_series = NULL;
+  Rd r = {req, req + req_len};
+  while (r.p < r.end) {
+    const uint8_t *at = r.p;
+    uint32_t tag;
+    if (!rd_tag(&r, &tag)) return -1;
+    if (tag == 0x22) {
+      size_t len;
+      if (!rd_len(&r, &len) || nsyms == UINT32_MAX / 2 || !reserve_u32(&c->syms, &c->syms_cap, 2 * (size_t)nsyms + 2)) return -1;
+      c->syms[2 * nsyms] = (uint32_t)(r.p - req);
+      c->syms[2 * nsyms + 1] = (uint32_t)len;
+      nsyms++;
+      r.p += len;
+    } else {
+      if (tag == 0x2a && first_series == NULL) first_series = at;
+      if (!rd_skip(&r, tag)) return -1;
+    }
+  }
+  if (nsyms > 0 && c->syms[1] != 0) return -1; /* symbols[0] must be "" */
+  if (first_series == NULL) return 0;
+
+  /* Pass 2: each series (5), sized, then written when it fits. */
+  uint64_t total = 0;
+  r.p = first_series;
+  while (r.p < r.end) {
+    uint32_t tag;
+    size_t len, nrefs;
+    uint64_t body;
+    const uint8_t *data;
+    if (!rd_tag(&r, &tag)) return -1;
+    if (tag != 0x2a) {
+      if (!rd_skip(&r, tag)) return -1;
+      continue;
+    }
+    if (!rd_len(&r, &len)) return -1;
+    const uint8_t *s = r.p, *e = r.p + len;
+    r.p = e;
+    if (scan_series_v2(c, nsyms, s, e, &nrefs, &body, &data) != OK) return -1;
+    uint64_t field = 1 + varint_len(body) + body;
+    if (total + field > limit) return -1;
+    if (total + field <= cap) {
+      uint8_t *o = out + total;
+      *o++ = 0x0a; /* 1 timeseries */
+      o = put_varint(o, body);
+      for (size_t k = 0; k < nrefs; k += 2) {
+        const uint32_t *name = c->syms + 2 * (size_t)c->refs[k], *value = c->syms + 2 * (size_t)c->refs[k + 1];
+        *o++ = 0x0a; /* 1 labels */
+        o = put_varint(o, 1 + varint_len(name[1]) + name[1] + 1 + varint_len(value[1]) + value[1]);
+        *o++ = 0x0a; /* 1 name */
+        o = put_varint(o, name[1]);
+        memcpy(o, req + name[0], name[1]);
+        o += name[1];
+        *o++ = 0x12; /* 2 value, written even when empty: the form collect_labels reads */
+        o = put_varint(o, value[1]);
+        memcpy(o, req + value[0], value[1]);
+        o += value[1];
+      }
+      Rd d = {data == NULL ? e : data, e};
+      while (d.p < d.end) {
+        const uint8_t *at = d.p;
+        uint32_t t = 0;
+        rd_tag(&d, &t);
+        rd_skip(&d, t); /* (both checked by scan_series_v2) */
+        if (t == 0x12) {
+          memcpy(o, at, (size_t)(d.p - at)); /* 2 samples: the same Sample message in 1.0 */
+          o += d.p - at;
+        } else if (t == 0x22) {
+          *o++ = 0x1a; /* 3 exemplars, empty: only counted */
+          *o++ = 0x00;
+        }
+      }
+    }
+    total += field;
+  }
+  return (int64_t)total;
+}
+
 static void ctx_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
@@ -1085,6 +1275,8 @@ static void ctx_finalize(napi_env env, void *data, void *hint) {
   free(c->id_input);
   free(c->tmap);
   free(c->tmap_arena);
+  free(c->syms);
+  free(c->refs);
   rules_free(c->rules);
   free(c);
 }
@@ -1266,6 +1458,29 @@ static napi_value js_encode_v1(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * transcodeV2(ctx, request: Uint8Array, out: Uint8Array) → n
+ * n ≥ 0: the 2.0 request as 1.0 is n bytes, in out[0, n) when n ≤ out.length (else call again
+ * with room); -1: FALLBACK, decode the 2.0 request in TypeScript.
+ */
+static napi_value js_transcode_v2(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  Ctx *c = ctx_arg(env, argv[0]);
+  if (c == NULL) return NULL;
+  size_t req_len, cap;
+  const uint8_t *req = typed_arg(env, argv[1], napi_uint8_array, 0, &req_len, "request must be a Uint8Array");
+  uint8_t *dest = req ? typed_arg(env, argv[2], napi_uint8_array, 0, &cap, "out must be a Uint8Array") : NULL;
+  if (dest == NULL) return NULL;
+  /* A 1.0 form far larger than the request means symbols referenced over and over: TypeScript's
+   * limits judge those. 2.0 requests from Prometheus grow ~3-6x. */
+  uint64_t limit = 16 * (uint64_t)req_len + (1u << 20);
+  if (limit > 0x7fffffffu) limit = 0x7fffffffu;
+  CHECK(napi_create_double(env, (double)transcode_v2(c, req, req_len, dest, cap, limit), &out));
+  return out;
+}
+
 /* tableInfo(ctx, out: Int32Array) → n; out = [tableId, bytes, rows] × n (after a 0 from encodeV1) */
 static napi_value js_table_info(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -1372,6 +1587,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"create", NULL, js_create, NULL, NULL, NULL, napi_enumerable, NULL},
       {"encodeV1", NULL, js_encode_v1, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"transcodeV2", NULL, js_transcode_v2, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tableInfo", NULL, js_table_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"copyTable", NULL, js_copy_table, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL},

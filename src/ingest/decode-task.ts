@@ -63,8 +63,9 @@ export async function decodeTask(task: DecodeTask): Promise<DecodeResult> {
     const body = Buffer.from(task.buffer ?? data.ring, task.offset, task.length);
     const raw = decompressChecked(body, data.config.server.maxDecompressedBytes);
     builder.reset();
-    if (task.protocol === 'v2') decodeWriteRequestV2(raw, builder);
-    else if (!builder.encodeV1(raw)) decodeWriteRequestV1(raw, builder);
+    if (task.protocol === 'v2') {
+      if (!builder.encodeV2(raw)) decodeWriteRequestV2(raw, builder);
+    } else if (!builder.encodeV1(raw)) decodeWriteRequestV1(raw, builder);
     const cache = builder.cacheStats();
     const result = {
       samples: builder.samples,

@@ -51,6 +51,9 @@ const LENIENT_UTF8 = new TextDecoder();
  * `tables()` is valid until `reset()`, and the `ByteOut`s it returns belong to the caller after
  * that (a reset starts new ones).
  */
+/** Largest rewritten 2.0 request whose buffer `encodeV2` keeps for the next one. */
+const SCRATCH_KEEP_BYTES = 16 << 20;
+
 export class MetricsCsvWriter implements SeriesSink {
   readonly #config: TransformConfig;
   readonly #hash: RawHash64;
@@ -96,6 +99,8 @@ export class MetricsCsvWriter implements SeriesSink {
   readonly #nativeStats = new Float64Array(5);
   /** The request being encoded natively (for `prepare` callbacks). */
   #nativeRequest: Uint8Array | undefined;
+  /** Remote write 2.0 requests rewritten as 1.0 (`encodeV2`); kept between requests up to 16 MiB. */
+  #v1Scratch = Buffer.allocUnsafe(0);
   samples = 0;
   histograms = 0;
   exemplars = 0;
@@ -239,6 +244,27 @@ export class MetricsCsvWriter implements SeriesSink {
     this.exemplars += c[2]!;
     this.droppedSeries += c[3]!;
     return true;
+  }
+
+  /**
+   * Remote write 2.0 through the native hot path: C rewrites the request as 1.0 (same series,
+   * labels in the same order, the same Sample bytes) and `encodeV1` takes that, so 2.0 shares the
+   * 1.0 path's cache, new-series code and rows. Returns false — nothing written, the caller
+   * decodes with `decodeWriteRequestV2` — for anything C leaves to TypeScript (native histograms,
+   * anything the TypeScript decoder might refuse; see native/hotpath.c, "remote write 2.0").
+   */
+  encodeV2(request: Uint8Array): boolean {
+    const native = this.#native;
+    const ctx = this.#nativeCtx;
+    if (native === undefined || ctx === undefined) return false;
+    let out = this.#v1Scratch;
+    let n = native.transcodeV2(ctx, request, out);
+    if (n > out.length) {
+      out = Buffer.allocUnsafe(n);
+      if (n <= SCRATCH_KEEP_BYTES) this.#v1Scratch = out;
+      n = native.transcodeV2(ctx, request, out);
+    }
+    return n >= 0 && this.encodeV1(out.subarray(0, n));
   }
 
   /** A series the native cache has not seen: validate and prepare it; hand over its middle. */

@@ -1,6 +1,6 @@
 /**
  * Loads the native hot path (native/hotpath.c, built by scripts/build-native.mjs into
- * native/build/adx_native.node): remote write 1.0 rows for series already seen, written in C.
+ * native/build/adx_native.node): remote write rows (1.0, and 2.0 rewritten as 1.0) written in C.
  * The TypeScript writer stays the reference and the fallback; see MetricsCsvWriter.encodeV1.
  */
 import { existsSync } from 'node:fs';
@@ -40,6 +40,12 @@ export interface NativeHotPath {
     io: Int32Array,
     counters: Float64Array,
   ): number;
+  /**
+   * Rewrites a remote write 2.0 request as the 1.0 request with the same series, labels and
+   * samples (native/hotpath.c, "remote write 2.0"), for `encodeV1`. Returns its length n, in
+   * out[0, n) when n ≤ out.length (otherwise call again with room), or -1: decode in TypeScript.
+   */
+  transcodeV2(ctx: NativeContext, request: Uint8Array, out: Uint8Array): number;
   /** Fills [tableId, bytes, rows] per table of the last encode; returns the table count. */
   tableInfo(ctx: NativeContext, out: Int32Array): number;
   copyTable(ctx: NativeContext, tableId: number, dest: Uint8Array, at: number): number;

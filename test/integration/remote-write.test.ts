@@ -134,6 +134,12 @@ t.test('new series are counted by where they were prepared (C or TypeScript)', a
   t.equal((await remoteWrite(s.url, body, 1)).status, 204);
   t.same(await count(s.metricsPort), { native: 49, typescript: 2 }, 'series seen before are not new');
   t.equal(readWal(s.dir).length, 102);
+  const v2 = encodeWriteRequestV2(series(60));
+  t.equal((await remoteWrite(s.url.replace('/api/v1/write', '/receive'), v2, 2)).status, 204);
+  t.same(await count(s.metricsPort), { native: 59, typescript: 2 }, 'remote write 2.0 goes through C too; the 50 series 1.0 sent before are not new');
+  const rows = readWal(s.dir);
+  t.equal(rows.length, 162);
+  t.equal(rows.filter((r) => r.labels.pod === 'p-55').length, 1, 'a 2.0 series is stored once');
 
   const dropping = await startServer(['--workers', '1', '--drop-labels', 'queue_depth=zone']);
   t.teardown(() => dropping.stop());

@@ -1,12 +1,14 @@
 import fc from 'fast-check';
 import t from 'tap';
 import type { IngestError } from '../../src/errors.js';
-import { encodeWriteRequestV1, type EncodeSeries } from '../../src/prom/remote-write-encode.js';
+import { encodeWriteRequestV1, encodeWriteRequestV2, type EncodeSeries } from '../../src/prom/remote-write-encode.js';
 import { decodeWriteRequestV1 } from '../../src/prom/remote-write-v1.js';
+import { decodeWriteRequestV2 } from '../../src/prom/remote-write-v2.js';
 import { formatValue } from '../../src/transform/csv-format.js';
 import { MetricsCsvWriter } from '../../src/transform/metrics-csv-writer.js';
 import { loadNativeHotPath, type NativeHotPath } from '../../src/transform/native-hot-path.js';
 import { hasher, transformConfig } from '../helpers/rows.js';
+import { histogram, ld, mutate, mutation, RecordingSink, request as anyRequest } from '../fixtures/prom/helpers.js';
 
 type Outcome = { tables: Record<string, string>; samples: number; rows: number; dropped: number; exemplars: number } | { error: string };
 
@@ -14,15 +16,16 @@ type Outcome = { tables: Record<string, string>; samples: number; rows: number; 
  * Decodes `body` `passes` times into one writer; returns the last outcome, how often C took the
  * request, and how many new series C prepared itself.
  */
-function via(body: Uint8Array, args: string[], cacheBytes: number, passes: number, native: NativeHotPath | undefined): { outcome: Outcome; nativeTook: number; preparedInC: number } {
+function via(body: Uint8Array, args: string[], cacheBytes: number, passes: number, native: NativeHotPath | undefined, protocol: 1 | 2 = 1): { outcome: Outcome; nativeTook: number; preparedInC: number } {
   const w = new MetricsCsvWriter(transformConfig(args), hasher, cacheBytes, undefined, native);
   let nativeTook = 0;
   let outcome: Outcome | undefined;
   for (let i = 0; i < passes; i++) {
     w.reset();
     try {
-      if (w.encodeV1(body)) nativeTook++;
-      else decodeWriteRequestV1(body, w);
+      if (protocol === 1 ? w.encodeV1(body) : w.encodeV2(body)) nativeTook++;
+      else if (protocol === 1) decodeWriteRequestV1(body, w);
+      else decodeWriteRequestV2(body, w);
     } catch (e) {
       outcome = { error: (e as IngestError).code ?? String(e) };
       continue;
@@ -242,6 +245,144 @@ function run(native: NativeHotPath): void {
       );
     }
     t.ok(taken > 0, `C took ${taken} of ${2 * runs} decodes of mutated requests; every outcome matched TypeScript`);
+  });
+
+  t.test('remote write 2.0 through C comes out exactly as the TypeScript 2.0 decoder writes it', async (t) => {
+    let took = 0;
+    let runs = 0;
+    let prepared = 0;
+    for (const args of argSets) {
+      fc.assert(
+        fc.property(fc.array(fc.oneof(anySeries, nativeSeries, nativeSeries), { minLength: 1, maxLength: 6 }), (s) => {
+          const body = encodeWriteRequestV2(s);
+          const expected = JSON.stringify(via(body, args, 0, 1, undefined, 2).outcome);
+          for (const [cache, passes] of [[1 << 20, 3], [4096, 2]] as const) {
+            const got = via(body, args, cache, passes, native, 2);
+            if (JSON.stringify(got.outcome) !== expected) throw new Error(`differ (${args.join(' ')}; cache ${cache}) for ${JSON.stringify(s)}:\n${JSON.stringify(got.outcome)}\n${expected}`);
+            took += got.nativeTook;
+            prepared += got.preparedInC;
+            runs += passes;
+          }
+        }),
+        { numRuns: 250 },
+      );
+    }
+    t.ok(took > runs / 4 && prepared > 100, `C took ${took} of ${runs} 2.0 decodes and prepared ${prepared} new series; all byte-identical`);
+  });
+
+  t.test('the 1.0 form of a 2.0 request has the same series, labels, samples and exemplars', async (t) => {
+    const ctx = native.create(4096);
+    const calls = (decode: (sink: RecordingSink) => void) => {
+      const sink = new RecordingSink();
+      try {
+        decode(sink);
+      } catch (e) {
+        return [['error', (e as IngestError).code]];
+      }
+      return sink.calls;
+    };
+    let rewritten = 0;
+    let declined = 0;
+    fc.assert(
+      fc.property(fc.oneof(anyRequest, fc.array(anySeries, { maxLength: 5 })), (series) => {
+        const body = encodeWriteRequestV2(series);
+        const out = Buffer.alloc(8 * body.length + 64);
+        const n = native.transcodeV2(ctx, body, out);
+        const histograms = series.some((s) => (s.histograms?.length ?? 0) > 0);
+        const unlabelled = series.some((s) => s.labels.length === 0);
+        if (n < 0) {
+          if (!histograms && !unlabelled) throw new Error(`declined a plain request: ${JSON.stringify(series)}`);
+          declined++;
+          return;
+        }
+        if (histograms) throw new Error('native histograms must stay with TypeScript');
+        const want = calls((sink) => decodeWriteRequestV2(body, sink));
+        const got = calls((sink) => decodeWriteRequestV1(out.subarray(0, n), sink));
+        t.strictSame(got, want);
+        rewritten++;
+      }),
+      { numRuns: 400 },
+    );
+    t.ok(rewritten > 100 && declined > 10, `${rewritten} rewritten, ${declined} left to TypeScript (histograms, no labels)`);
+  });
+
+  t.test('2.0 as the wire allows it: symbols after series, unpacked references, metadata', async (t) => {
+    const ctx = native.create(4096);
+    const sym = (s: string) => ld('22', Buffer.from(s).toString('hex'));
+    const sample = ld('12', '09', '000000000000f03f', '10', '80bc9aa0f331'); // 1.0 at 1714564800000
+    // One series: refs 1,2 packed, then 3,4 one by one, metadata (5) and created_timestamp (6)
+    // between them, an exemplar (4) and two samples; the symbols come last.
+    const series = ld('2a', ld('0a', '0102'), '2a00', sample, '0803', ld('22', '09', '0000000000000000'), '0804', '3001', sample);
+    const body = Buffer.from(series + ['', '__name__', 'up', 'job', 'api'].map(sym).join(''), 'hex');
+    const out = Buffer.alloc(1024);
+    const n = native.transcodeV2(ctx, body, out);
+    t.ok(n > 0, 'rewritten');
+    const v1 = new RecordingSink();
+    decodeWriteRequestV1(out.subarray(0, n), v1);
+    const v2 = new RecordingSink();
+    decodeWriteRequestV2(body, v2);
+    t.strictSame(v1.calls, v2.calls);
+    t.strictSame(v1.calls, [['begin'], ['label', '__name__', 'up'], ['label', 'job', 'api'], ['sample', 1, 1714564800000], ['exemplar'], ['sample', 1, 1714564800000], ['end']]);
+    t.equal(native.transcodeV2(ctx, body, Buffer.alloc(n - 1)), n, 'too small a buffer: the length it needs');
+    const w = new MetricsCsvWriter(transformConfig(), hasher, 1 << 20, undefined, native);
+    t.equal(w.encodeV2(body), true, 'the writer takes it natively');
+    t.equal(w.samples, 2);
+    t.equal(w.exemplars, 1);
+  });
+
+  t.test('2.0 requests the TypeScript decoder must judge are left to it', async (t) => {
+    const ctx = native.create(4096);
+    const sym = (s: string) => ld('22', Buffer.from(s).toString('hex'));
+    const symbols = ['', '__name__', 'up'].map(sym).join('');
+    const sample = ld('12', '09', '000000000000f03f', '10', '01');
+    const w = new MetricsCsvWriter(transformConfig(), hasher, 1 << 20, undefined, native);
+    const cases: [string, string, string | undefined][] = [
+      ['symbols[0] not empty', sym('x') + ld('2a', ld('0a', '0000'), sample), 'invalid_request'],
+      ['a reference out of range', symbols + ld('2a', ld('0a', '0103'), sample), 'invalid_request'],
+      ['an odd number of references', symbols + ld('2a', ld('0a', '010201'), sample), 'invalid_request'],
+      ['a series without labels', symbols + ld('2a', sample), 'invalid_labels'],
+      ['a truncated series', symbols + '2a05' + ld('0a', '01'), 'bad_protobuf'],
+      ['a group wire type', symbols + ld('2a', ld('0a', '0102'), '0b', sample), 'bad_protobuf'],
+      ['native histograms', symbols + ld('2a', ld('0a', '0102'), ld('1a', '0801')), undefined],
+    ];
+    for (const [why, hexBody, code] of cases) {
+      const body = Buffer.from(hexBody.replace(/ /g, ''), 'hex');
+      t.equal(native.transcodeV2(ctx, body, Buffer.alloc(4096)), -1, `${why}: left to TypeScript`);
+      w.reset();
+      t.equal(w.encodeV2(body), false, `${why}: the writer decodes it in TypeScript`);
+      let error: string | undefined;
+      try {
+        decodeWriteRequestV2(body, w);
+      } catch (e) {
+        error = (e as IngestError).code;
+      }
+      if (code !== undefined) t.equal(error, code, `${why}: TypeScript's error is ${code}`);
+    }
+    // One 64 KiB symbol referenced by 1 000 series: 64 MB as 1.0, refused rather than built.
+    const big = ['', '__name__', 'x'.repeat(65536)].map(sym).join('') + ld('2a', ld('0a', '0102'), sample).repeat(1000);
+    t.equal(native.transcodeV2(ctx, Buffer.from(big, 'hex'), Buffer.alloc(0)), -1, 'a request that grows past 16x its size as 1.0 is left to TypeScript');
+  });
+
+  t.test('mutated 2.0 requests: C and TypeScript still agree, byte for byte or error for error', async (t) => {
+    let taken = 0;
+    let runs = 0;
+    const histogramSeries = fc.record({ labels: fc.constant([['__name__', 'h']] as [string, string][]), histograms: fc.array(histogram, { minLength: 1, maxLength: 1 }) });
+    const mutated = fc.tuple(fc.array(fc.oneof(nativeSeries, nativeSeries, nativeSeries, histogramSeries), { minLength: 1, maxLength: 4 }), fc.array(mutation, { minLength: 1, maxLength: 3 }));
+    for (const args of [[], ['--add-labels', 'job=x,zone=z1', '--lift-labels', 'pod', '--max-label-bytes', '6']]) {
+      fc.assert(
+        fc.property(mutated, ([series, edits]) => {
+          let body = encodeWriteRequestV2(series);
+          for (const m of edits) body = mutate(body, m);
+          const expected = JSON.stringify(via(body, args, 0, 1, undefined, 2).outcome);
+          const got = via(body, args, 1 << 20, 2, native, 2);
+          if (JSON.stringify(got.outcome) !== expected) throw new Error(`differ (${args.join(' ')}) for ${Buffer.from(body).toString('hex')}:\n${JSON.stringify(got.outcome)}\n${expected}`);
+          taken += got.nativeTook;
+          runs++;
+        }),
+        { numRuns: 2000 },
+      );
+    }
+    t.ok(taken > 0, `C took ${taken} of ${2 * runs} decodes of mutated 2.0 requests; every outcome matched TypeScript`);
   });
 
   t.test('create refuses malformed rules', async (t) => {
