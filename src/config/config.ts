@@ -32,8 +32,6 @@ export interface WalConfig {
   readonly groupCommitDelayMs: number;
   /** Start writeback (sync_file_range) each time a worker has written this many bytes; 0: off. */
   readonly writebackBytes: number;
-  /** Block payloads: snappy-compressed, or stored as snappy literals (no compression). Optional: snappy. */
-  readonly compression?: 'snappy' | 'none';
 }
 
 export interface ServerConfig {
@@ -200,7 +198,6 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     fsync: one(raw, 'wal-fsync') as WalConfig['fsync'],
     groupCommitDelayMs: parseDurationMs('group-commit-delay', one(raw, 'group-commit-delay')),
     writebackBytes: parseSize('wal-writeback', one(raw, 'wal-writeback')),
-    compression: one(raw, 'wal-compression') as 'snappy' | 'none',
   };
   if (wal.maxSegmentBytes < 4096) throw new ConfigError('--max-segment-size must be at least 4KiB');
   if (wal.maxSegmentAgeMs < 100) throw new ConfigError('--max-segment-age must be at least 100ms');

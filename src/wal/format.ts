@@ -78,50 +78,6 @@ export function compressFrame(payload: Uint8Array): FrameParts {
   return { header, payload: compressed };
 }
 
-/** The longest literal element `storeFrame` writes (a 2-byte length, as the snappy framing format's chunks). */
-const STORED_LITERAL_BYTES = 65536;
-
-/**
- * Frames a block payload without compressing it: a snappy block made of literal elements only
- * (`--wal-compression none`). Every snappy and S2 reader takes it, adx-mon's included; it costs a
- * copy instead of a compression, and 3 bytes per 64 KiB more than the payload on disk.
- */
-export function storeFrame(payload: Uint8Array): FrameParts {
-  const n = payload.byteLength;
-  const chunks = Math.ceil(n / STORED_LITERAL_BYTES);
-  const body = Buffer.allocUnsafe(5 + 3 * chunks + n);
-  let at = 0;
-  for (let v = n; ; v = Math.floor(v / 128)) {
-    // uncompressed length, varint
-    if (v < 128) {
-      body[at++] = v;
-      break;
-    }
-    body[at++] = (v & 0x7f) | 0x80;
-  }
-  for (let from = 0; from < n; from += STORED_LITERAL_BYTES) {
-    const len = Math.min(STORED_LITERAL_BYTES, n - from);
-    // Literal tag: length - 1 in the upper six bits when under 60; else 60/61 and 1 or 2 bytes of it.
-    if (len <= 60) {
-      body[at++] = (len - 1) << 2;
-    } else if (len <= 256) {
-      body[at++] = 60 << 2;
-      body[at++] = len - 1;
-    } else {
-      body[at++] = 61 << 2;
-      body.writeUInt16LE(len - 1, at);
-      at += 2;
-    }
-    body.set(payload.subarray(from, from + len), at);
-    at += len;
-  }
-  const stored = body.subarray(0, at);
-  const header = Buffer.allocUnsafe(WAL.frameHeaderBytes);
-  header.writeUInt32BE(stored.length, 0);
-  header.writeUInt32BE(crc32(stored), 4);
-  return { header, payload: stored };
-}
-
 /** `compressFrame` as one buffer. */
 export function encodeFrame(payload: Uint8Array): Buffer {
   const { header, payload: body } = compressFrame(payload);

@@ -1,5 +1,5 @@
 import type { WalConfig } from '../config/config.js';
-import { compressFrame, SampleType, storeFrame, WAL, writeBlockHeader, type FrameParts } from './format.js';
+import { compressFrame, SampleType, WAL, writeBlockHeader } from './format.js';
 import { newSegmentId } from './segment-name.js';
 import { SegmentFile, syncDirectoryAsync } from './segment-file.js';
 
@@ -62,8 +62,6 @@ interface Waiter {
  */
 export class WalWriter {
   readonly #config: WalConfig;
-  /** --wal-compression: snappy, or the payload stored as snappy literals. */
-  readonly #frame: (payload: Uint8Array) => FrameParts;
   readonly #writerId: number;
   readonly #headerLine: Buffer;
   readonly #active = new Map<string, SegmentFile>();
@@ -90,7 +88,6 @@ export class WalWriter {
 
   constructor(config: WalConfig, writerId: number, headerLine: string, onIdleDelta: (delta: WalDelta) => void, startWriteback?: StartWriteback) {
     this.#config = config;
-    this.#frame = config.compression === 'none' ? storeFrame : compressFrame;
     this.#startWriteback = config.writebackBytes > 0 && config.fsync !== 'always' ? startWriteback : undefined;
     this.#writerId = writerId;
     this.#headerLine = Buffer.from(headerLine);
@@ -204,7 +201,7 @@ export class WalWriter {
   #appendBlock(prefix: string, pieces: PendingRows[], rows: number, touched: Map<SegmentFile, number>): void {
     const payload = pieces.length === 1 ? pieces[0]!.block : this.#merge(pieces);
     writeBlockHeader(payload, SampleType.metric, rows);
-    const frame = this.#frame(payload);
+    const frame = compressFrame(payload);
     const frameBytes = frame.header.length + frame.payload.length;
     let seg = this.#active.get(prefix);
     if (seg !== undefined && !seg.isEmpty && seg.size + frameBytes > this.#config.maxSegmentBytes && !touched.has(seg)) {

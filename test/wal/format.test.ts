@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import t from 'tap';
-import fc from 'fast-check';
-import snappy from 'snappy';
-import { decodePayload, encodeBlock, SampleType, scanFrames, SEGMENT_HEADER, storeFrame, WAL, writeBlockHeader } from '../../src/wal/format.js';
+import { decodePayload, encodeBlock, SampleType, scanFrames, SEGMENT_HEADER, WAL } from '../../src/wal/format.js';
 import { decodeS2Block, decompressBlock } from '../../src/wal/s2.js';
 
 const CSV = 'Timestamp:datetime,SeriesId:long,Labels:dynamic,Value:real\n' + '2024-05-01T12:00:00.123Z,-4021558826384217173,"{""job"":""api""}",1.000000000\n';
@@ -62,25 +60,4 @@ t.test('S2 blocks (adx-mon) decode, including repeat-offset copies', async (t) =
   t.throws(() => decodeS2Block(Uint8Array.from([1, 0x01, 0x00])), /copy out of range/, 'repeat with no previous offset');
   t.throws(() => decodeS2Block(Uint8Array.from([5, 0x00])), /literal runs past/);
   t.throws(() => decodeS2Block(Uint8Array.from([9, ...literal('abcd')])), /decoded to 4 bytes, preamble said 9/);
-});
-
-t.test('stored frames (--wal-compression none) are snappy blocks of literals that every reader takes', async (t) => {
-  const check = (payload: Buffer) => {
-    const { header, payload: stored } = storeFrame(payload);
-    if (header.readUInt32BE(0) !== stored.length) throw new Error('frame length');
-    const scan = scanFrames(Buffer.concat([Buffer.from(SEGMENT_HEADER), header, stored]));
-    if (scan.problem !== undefined || scan.payloads.length !== 1) throw new Error(`scan: ${JSON.stringify(scan.problem)}`);
-    // The native snappy decoder, the S2 decoder (adx-mon's format) and the WAL reader agree.
-    if (!(snappy.uncompressSync(stored, { asBuffer: true }) as Buffer).equals(payload)) throw new Error('snappy differs');
-    if (!decodeS2Block(stored).equals(payload)) throw new Error('S2 differs');
-    if (stored.length > payload.length + 5 + 3 * Math.ceil(payload.length / 65536)) throw new Error(`${stored.length} bytes for ${payload.length}`);
-  };
-  // Every literal length form (1..60 in the tag, one byte, two bytes) and the 64 KiB chunk edges.
-  for (const n of [0, 1, 59, 60, 61, 255, 256, 257, 65535, 65536, 65537, 131072, 200_003]) check(Buffer.alloc(n, n % 251));
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 140_000 }), (bytes) => check(Buffer.from(bytes))), { numRuns: 60 });
-  const payload = Buffer.concat([Buffer.alloc(WAL.blockHeaderBytes), Buffer.from(CSV)]);
-  writeBlockHeader(payload, SampleType.metric, 1);
-  const block = decodePayload(storeFrame(payload).payload);
-  t.equal(block.csv.toString(), CSV, 'a stored block decodes like a compressed one');
-  t.equal(block.count, 1);
 });

@@ -182,19 +182,3 @@ t.test('every piece is handed back (done) once its flush no longer needs it', as
   await Promise.all([w.write([piece('Metrics_A'), piece('Metrics_B')]), w.write([piece('Metrics_A')])]);
   t.equal(done, 3);
 });
-
-t.test('--wal-compression none stores blocks uncompressed, readable as before', async (t) => {
-  const many = (tag: string) => rows('Metrics_A', 2000, `${tag}-a-fairly-repetitive-row-text,"{""job"":""api""}",1.000000000,`);
-  const sizes: number[] = [];
-  for (const compression of ['snappy', 'none'] as const) {
-    const { w, segments } = setup(t, { compression });
-    await w.write([many('r')]);
-    const [file] = segments();
-    const seg = readSegment(file!);
-    t.equal(seg.blocks.length, 1, `${compression}: one block`);
-    t.equal(seg.blocks[0]!.count, 2000);
-    t.equal(seg.blocks[0]!.csv.toString(), many('r').block.subarray(8).toString(), `${compression}: the rows read back`);
-    sizes.push(fs.statSync(file!).size);
-  }
-  t.ok(sizes[1]! > 3 * sizes[0]!, `stored is larger on disk (${sizes[1]} vs ${sizes[0]} bytes compressed)`);
-});
