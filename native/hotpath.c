@@ -1,5 +1,6 @@
 /*
- * adx-ingestor native hot path: remote write 1.0 → metrics CSV rows.
+ * adx-ingestor native hot path: remote write 1.0 → metrics CSV rows (2.0 is first rewritten as
+ * 1.0 by `transcodeV2`, see "remote write 2.0" below).
  *
  * What it does, per request (`encodeV1`): walks the decompressed `prometheus.WriteRequest`,
  * looks every series up in a series cache (key: the encoded bytes of its contiguous Label

@@ -34,7 +34,7 @@ export const SERVE_OPTIONS: readonly OptionSpec[] = [
   { name: 'add-labels', kind: 'list', help: 'NAME=VALUE added to every series, replacing a label of the same name (repeatable or comma-separated).' },
   { name: 'lift-labels', kind: 'list', help: 'NAME[=Column]: store this label in its own string column instead of Labels (repeatable or comma-separated).' },
   { name: 'series-cache-size', kind: 'size', default: '128MiB', help: 'Per worker: memory for the cache of series already seen (their SeriesId and Labels text); 0 disables. Size it to hold the active series a worker sees (~400–600 bytes each with 7–9 labels: 128MiB holds ~250 k); a series not in it costs several times the work.' },
-  { name: 'hot-path', kind: 'enum', default: 'auto', values: ['auto', 'native', 'typescript'], help: 'Remote write 1.0 rows for series already seen: native (the C addon in native/, refuse to start without it), typescript, or auto (native when it loads, else typescript with a warning).' },
+  { name: 'hot-path', kind: 'enum', default: 'auto', values: ['auto', 'native', 'typescript'], help: 'Remote write rows (1.0, and 2.0 rewritten as 1.0): native (the C addon in native/, refuse to start without it), typescript, or auto (native when it loads, else typescript with a warning).' },
   { name: 'max-request-size', kind: 'size', default: '64MiB', help: 'Largest accepted (compressed) body; larger gets 413.' },
   { name: 'max-decompressed-size', kind: 'size', default: '128MiB', help: 'Largest accepted decompressed body, checked from the snappy preamble before decompressing; larger gets 413.' },
   { name: 'max-labels-per-series', kind: 'int', default: '256', help: 'A series with more labels gets the request a 400.' },
