@@ -53,7 +53,11 @@ interface Waiter {
  * file. The delay is what makes group commit work below saturation: a request touches ~100
  * tables, and flushing each request alone costs ~100 small compressions and writes (measured on
  * one core at 620 k samples/s in the open model: 0.97 cores used without the delay, 0.80 with 5 ms;
- * the sustained rate rose from ~540 k to ~700 k samples/s). The caller says whether waiting can
+ * the sustained rate rose from ~540 k to ~700 k samples/s). A 2 ms delay was tried once the native
+ * path made a request ~2 ms of work: it cuts latency (one core, 820 k samples/s: p50 15 → 4 ms,
+ * p99 42–131 → 18–32 ms) but requests ~2.5 ms apart then rarely wait, and in the harness the
+ * sustained rate fell from 0.95–1.05 M to 807 k (0.92 cores at 646 k against 0.81 at 840 k), so
+ * the default stays 5 ms. The caller says whether waiting can
  * pay (`expectMore`; decode-task.ts checks that other requests are in flight and have lately come
  * closer together than the delay), so a sender that waits for each answer is never held.
  * The promise resolves only when the bytes are in the file (and
