@@ -1299,6 +1299,16 @@ static Ctx *ctx_arg(napi_env env, napi_value v) {
   return data;
 }
 
+/* The arguments of a call whose first is a context: fills argv[0, n) (undefined past those given). */
+static Ctx *ctx_call(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "adx_native: bad arguments");
+    return NULL;
+  }
+  return ctx_arg(env, argv[0]);
+}
+
 /* The data of a typed array argument of `type` with at least `min_len` elements; NULL (and a
  * pending TypeError naming `what`) otherwise. */
 static void *typed_arg(napi_env env, napi_value v, napi_typedarray_type type, size_t min_len, size_t *len, const char *what) {
@@ -1435,10 +1445,8 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
  * 1: FALLBACK, nothing to take. A JS exception from `prepare` propagates.
  */
 static napi_value js_encode_v1(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5], out;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Ctx *c = ctx_arg(env, argv[0]);
+  Ctx *c = ctx_call(env, info, 5, argv);
   if (c == NULL) return NULL;
   size_t req_len;
   const uint8_t *req = typed_arg(env, argv[1], napi_uint8_array, 0, &req_len, "request must be a Uint8Array");
@@ -1465,10 +1473,8 @@ static napi_value js_encode_v1(napi_env env, napi_callback_info info) {
  * with room); -1: FALLBACK, decode the 2.0 request in TypeScript.
  */
 static napi_value js_transcode_v2(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3], out;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Ctx *c = ctx_arg(env, argv[0]);
+  Ctx *c = ctx_call(env, info, 3, argv);
   if (c == NULL) return NULL;
   size_t req_len, cap;
   const uint8_t *req = typed_arg(env, argv[1], napi_uint8_array, 0, &req_len, "request must be a Uint8Array");
@@ -1484,10 +1490,8 @@ static napi_value js_transcode_v2(napi_env env, napi_callback_info info) {
 
 /* tableInfo(ctx, out: Int32Array) → n; out = [tableId, bytes, rows] × n (after a 0 from encodeV1) */
 static napi_value js_table_info(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2], out;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Ctx *c = ctx_arg(env, argv[0]);
+  Ctx *c = ctx_call(env, info, 2, argv);
   if (c == NULL) return NULL;
   int32_t *o = typed_arg(env, argv[1], napi_int32_array, (size_t)c->ntouched * 3, NULL, "tableInfo needs an Int32Array of 3 per table");
   if (o == NULL) return NULL;
@@ -1503,10 +1507,8 @@ static napi_value js_table_info(napi_env env, napi_callback_info info) {
 
 /* copyTable(ctx, tableId, dest: Uint8Array, at) → bytes copied */
 static napi_value js_copy_table(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4], out;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  Ctx *c = ctx_arg(env, argv[0]);
+  Ctx *c = ctx_call(env, info, 4, argv);
   if (c == NULL) return NULL;
   int32_t id, at;
   size_t dest_len;
