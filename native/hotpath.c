@@ -1090,6 +1090,9 @@ static int encode_request(Ctx *c, Call *call, const uint8_t *req, size_t req_len
  * unusual protobuf — is FALLBACK, and the caller decodes the original request in TypeScript.
  */
 
+/* The largest 1.0 form `transcodeV2` builds; larger requests are decoded in TypeScript. */
+#define TRANSCODE_MAX_BYTES (256u << 20)
+
 /* Bytes of a varint. */
 static inline size_t varint_len(uint64_t v) {
   size_t n = 1;
@@ -1182,6 +1185,7 @@ static int scan_series_v2(Ctx *c, uint32_t nsyms, const uint8_t *s, const uint8_
  * whose 1.0 form would be over `limit` bytes (a large symbol referenced many times) is FALLBACK.
  */
 static int64_t transcode_v2(Ctx *c, const uint8_t *req, size_t req_len, uint8_t *out, size_t cap, uint64_t limit) {
+  if (req_len > UINT32_MAX) return -1; /* symbol offsets are 32-bit */
   /* Pass 1: the symbols (4), wherever they are. */
   uint32_t nsyms = 0;
   const uint8_t *first_series = NULL;
@@ -1481,9 +1485,9 @@ static napi_value js_transcode_v2(napi_env env, napi_callback_info info) {
   uint8_t *dest = req ? typed_arg(env, argv[2], napi_uint8_array, 0, &cap, "out must be a Uint8Array") : NULL;
   if (dest == NULL) return NULL;
   /* A 1.0 form far larger than the request means symbols referenced over and over: TypeScript's
-   * limits judge those. 2.0 requests from Prometheus grow ~3-6x. */
+   * limits judge those, without a buffer that size. (loadgen's 2.0 requests grow ~4.8x.) */
   uint64_t limit = 16 * (uint64_t)req_len + (1u << 20);
-  if (limit > 0x7fffffffu) limit = 0x7fffffffu;
+  if (limit > TRANSCODE_MAX_BYTES) limit = TRANSCODE_MAX_BYTES;
   CHECK(napi_create_double(env, (double)transcode_v2(c, req, req_len, dest, cap, limit), &out));
   return out;
 }
