@@ -40,6 +40,9 @@ const TABLE_NAME_CACHE_MAX = 100_000;
 /** For error messages only: never throws on a cut or bad sequence. */
 const LENIENT_UTF8 = new TextDecoder();
 
+/** Largest rewritten 2.0 request whose buffer `encodeV2` keeps for the next one. */
+const SCRATCH_KEEP_BYTES = 16 << 20;
+
 /**
  * The hot-path row builder: turns decoded series into metrics CSV bytes per table, exactly as
  * `MetricsRowBuilder` (the readable reference, docs/data-model.md) would, but from label byte
@@ -51,9 +54,6 @@ const LENIENT_UTF8 = new TextDecoder();
  * `tables()` is valid until `reset()`, and the `ByteOut`s it returns belong to the caller after
  * that (a reset starts new ones).
  */
-/** Largest rewritten 2.0 request whose buffer `encodeV2` keeps for the next one. */
-const SCRATCH_KEEP_BYTES = 16 << 20;
-
 export class MetricsCsvWriter implements SeriesSink {
   readonly #config: TransformConfig;
   readonly #hash: RawHash64;
@@ -90,7 +90,7 @@ export class MetricsCsvWriter implements SeriesSink {
   #tableId = -1;
   readonly #middle = new ByteOut(1024);
   readonly #idInput = new ByteOut(1024);
-  /** The native hot path (remote write 1.0), when in use; see `encodeV1`. */
+  /** The native hot path (remote write 1.0, and 2.0 through `encodeV2`), when in use; see `encodeV1`. */
   readonly #native: NativeHotPath | undefined;
   readonly #nativeCtx: NativeContext | undefined;
   readonly #nativeIo = new Int32Array(2);
