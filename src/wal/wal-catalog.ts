@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Registry } from 'prom-client';
-import { Counter, Gauge } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
 import type { WalConfig } from '../config/config.js';
 import type { Logger } from '../log/logger.js';
 import { checkSegment } from './repair.js';
@@ -32,6 +32,8 @@ export class WalCatalog {
   readonly #segments = new Map<string, SegmentEntry>();
   #bytes = 0;
   #writeback: Counter | undefined;
+  #flushSeconds: Histogram | undefined;
+  #flushRequests: Histogram | undefined;
 
   constructor(config: WalConfig, log: Logger, registry: Registry) {
     this.#config = config;
@@ -82,6 +84,8 @@ export class WalCatalog {
   apply(delta: WalDelta): void {
     this.#bytes += delta.bytes;
     if (delta.writebackBytes) this.#writeback?.inc(delta.writebackBytes);
+    for (const v of delta.flushSeconds ?? []) this.#flushSeconds?.observe(v);
+    for (const v of delta.flushRequests ?? []) this.#flushRequests?.observe(v);
     for (const e of delta.events) {
       if (e.kind === 'created') {
         const name = tryParseSegmentName(path.basename(e.path));
@@ -169,6 +173,18 @@ export class WalCatalog {
       collect() {
         setAll(this, perTable((acc, s, now) => acc.set(key(s), Math.max(acc.get(key(s)) ?? 0, (now - s.createdAtMs) / 1000))));
       },
+    });
+    this.#flushSeconds = new Histogram({
+      name: 'adxmon_ingestor_wal_flush_duration_seconds',
+      help: 'Time a worker took to write one group commit (compress, write, and fsync with --wal-fsync=always) before acknowledging its requests.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    });
+    this.#flushRequests = new Histogram({
+      name: 'adxmon_ingestor_wal_flush_requests',
+      help: 'Requests that shared one group commit (see --group-commit-delay): 1 means each request was written alone.',
+      buckets: [1, 2, 3, 4, 6, 8, 12, 16, 32, 64],
+      registers: [registry],
     });
     this.#writeback = new Counter({
       name: 'adxmon_ingestor_wal_writeback_started_bytes_total',

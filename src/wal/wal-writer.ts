@@ -20,6 +20,12 @@ export interface WalDelta {
   events: SegmentEvent[];
   /** Bytes handed to the kernel's writeback (--wal-writeback) since the last delta. */
   writebackBytes?: number;
+  /**
+   * Per group commit flush since the last delta that acknowledged its requests: its duration in
+   * seconds (compress, write and, with --wal-fsync=always, fsync) and how many requests shared it.
+   */
+  flushSeconds?: number[];
+  flushRequests?: number[];
 }
 
 /** sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE): 0 or an errno. */
@@ -137,6 +143,7 @@ export class WalWriter {
   }
 
   async #flush(): Promise<void> {
+    const started = performance.now();
     this.#scheduled = false;
     this.#flushTimer = undefined;
     this.#pendingBytes = 0;
@@ -169,6 +176,9 @@ export class WalWriter {
         return;
       }
     }
+    const d = this.#delta;
+    (d.flushSeconds ??= []).push((performance.now() - started) / 1000);
+    (d.flushRequests ??= []).push(waiters.length);
     for (const w of waiters) w.resolve();
     // --wal-fsync=rotate: new directory entries are synced in the background, off this thread.
     if (this.#directoryDirty) void this.#syncDirectory().catch(() => undefined);

@@ -38,6 +38,10 @@ t.test('writes in the same tick share one block per table (group commit)', async
   t.equal(a.blocks[0]!.csv.toString(), HEADER + 'a0\na1\nc0\nc1\nc2\n');
   const delta = w.takeDelta();
   t.equal(delta.bytes, files.reduce((n, f) => n + fs.statSync(f).size, 0), 'delta bytes = bytes on disk');
+  t.same(delta.flushRequests, [2], 'one flush, shared by both writes');
+  t.ok(delta.flushSeconds?.length === 1 && delta.flushSeconds[0]! >= 0 && delta.flushSeconds[0]! < 10, `its duration is reported (${delta.flushSeconds})`);
+  await w.write([rows('Metrics_A', 1, 'd')]);
+  t.same(w.takeDelta().flushRequests, [1], 'a write alone is a flush of one');
   t.same(delta.events.map((e) => e.kind), ['created', 'created']);
   await w.write([rows('Metrics_A', 1, 'd')]);
   t.equal(readSegment(files.find((f) => f.includes('_A_'))!).blocks.length, 2, 'a later tick appends a second block');
