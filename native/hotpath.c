@@ -84,7 +84,7 @@ typedef struct {
   /* New series prepared here (see "new series" below) when `rules` were given to `create`. */
   struct Rules *rules;
   struct Label *labels;
-  uint32_t labels_cap;
+  size_t labels_cap;
   uint8_t *mid, *id_input;
   size_t mid_cap, id_input_cap;
   struct TableKey *tmap;
@@ -443,19 +443,27 @@ static TableOut *table_out(Ctx *c, uint32_t id) {
   return t;
 }
 
-/* Grows `*buf` (doubling, from `first` bytes) until it holds `need` bytes; 0 when out of memory. */
-static int reserve_bytes(uint8_t **buf, size_t *cap, size_t need, size_t first) {
-  if (need <= *cap) return 1;
+/* `p` (`*cap` elements of `elem` bytes) reallocated to hold `need` > *cap, doubling from `first`; NULL when out of memory. */
+static void *grow_array(void *p, size_t *cap, size_t need, size_t first, size_t elem) {
   size_t size = *cap ? *cap * 2 : first;
   while (size < need) size *= 2;
-  uint8_t *b = realloc(*buf, size);
-  if (b == NULL) return 0;
-  *buf = b;
-  *cap = size;
-  return 1;
+  void *grown = realloc(p, size * elem);
+  if (grown != NULL) *cap = size;
+  return grown;
 }
 
-static int table_reserve(TableOut *t, size_t n) { return reserve_bytes(&t->buf, &t->cap, t->len + n, 65536); }
+/*
+ * Makes the growable array `arr` (with `cap` elements, a size_t) hold at least `need` elements,
+ * doubling from `first`: 1, or 0 when out of memory (the array is then left as it was).
+ */
+#define RESERVE(arr, cap, need, first)                                                       \
+  ((need) <= (cap) || ({                                                                     \
+     void *grown_ = grow_array((arr), &(cap), (need), (first), sizeof *(arr));                \
+     if (grown_ != NULL) (arr) = grown_;                                                      \
+     grown_ != NULL;                                                                          \
+   }))
+
+static int table_reserve(TableOut *t, size_t n) { return RESERVE(t->buf, t->cap, t->len + n, 65536); }
 
 static void reset_request(Ctx *c) {
   for (uint32_t i = 0; i < c->ntouched; i++) c->tables[c->touched[i]].touched = 0;
@@ -672,15 +680,7 @@ static void tmap_learn(Ctx *c, int32_t table) {
 }
 
 /* Room in c->labels for label index `n`; 0 when out of memory. */
-static int labels_room(Ctx *c, uint32_t n) {
-  if (n < c->labels_cap) return 1;
-  uint32_t cap = c->labels_cap ? c->labels_cap * 2 : 32;
-  Label *ls = realloc(c->labels, (size_t)cap * sizeof(Label));
-  if (ls == NULL) return 0;
-  c->labels = ls;
-  c->labels_cap = cap;
-  return 1;
-}
+static int labels_room(Ctx *c, uint32_t n) { return RESERVE(c->labels, c->labels_cap, (size_t)n + 1, 32); }
 
 /*
  * The series' labels into c->labels, with --add-labels applied as `LabelRanges.set` does,
@@ -775,7 +775,7 @@ static size_t write_middle(Ctx *c, const Rules *rules, const Label *ls, uint32_t
     if (ls[i].value_len > longest) longest = ls[i].value_len;
   }
   /* SeriesId: xxhash64 of every name and value in label order, as a signed decimal. */
-  if (!reserve_bytes(&c->id_input, &c->id_input_cap, text, 1024)) return 0;
+  if (!RESERVE(c->id_input, c->id_input_cap, text, 1024)) return 0;
   uint8_t *id = c->id_input;
   for (uint32_t i = 0; i < n; i++) {
     memcpy(id, ls[i].name, ls[i].name_len);
@@ -784,7 +784,7 @@ static size_t write_middle(Ctx *c, const Rules *rules, const Label *ls, uint32_t
   }
   /* Worst case: 6 bytes (\u00XX) per byte of JSON, a quoted lifted value twice its length. */
   size_t room = 32 + 6 * text + 12 * (size_t)n + (size_t)rules->lifted.n * (2 * longest + 3);
-  if (!reserve_bytes(&c->mid, &c->mid_cap, room, 1024)) return 0;
+  if (!RESERVE(c->mid, c->mid_cap, room, 1024)) return 0;
   uint8_t *o = c->mid;
   *o++ = ',';
   uint64_t h = xxh64(c->id_input, text);
@@ -1050,13 +1050,7 @@ static int encode_request(Ctx *c, Call *call, const uint8_t *req, size_t req_len
     }
     size_t len;
     if (!rd_len(&r, &len)) return FALLBACK;
-    if (n == c->series_cap) {
-      size_t cap = c->series_cap ? c->series_cap * 2 : 4096;
-      SeriesRef *refs = realloc(c->series, cap * sizeof(SeriesRef));
-      if (refs == NULL) return FALLBACK;
-      c->series = refs;
-      c->series_cap = cap;
-    }
+    if (!RESERVE(c->series, c->series_cap, n + 1, 4096)) return FALLBACK;
     if (scan_series(r.p, r.p + len, &c->series[n]) != OK) return FALLBACK;
     __builtin_prefetch(c->slots + (size_t)slot_of(c->series[n].hash, c->mask) * SLOT);
     n++;
@@ -1112,18 +1106,6 @@ static inline uint8_t *put_varint(uint8_t *o, uint64_t v) {
   return o;
 }
 
-/* Grows a uint32 array to hold `need` elements. */
-static int reserve_u32(uint32_t **a, size_t *cap, size_t need) {
-  if (need <= *cap) return 1;
-  size_t next = *cap ? *cap : 1024;
-  while (next < need) next *= 2;
-  uint32_t *grown = realloc(*a, next * sizeof(uint32_t));
-  if (grown == NULL) return 0;
-  *a = grown;
-  *cap = next;
-  return 1;
-}
-
 /* The 1.0 bytes of one label (a Label field), given its symbols' lengths. */
 static inline size_t label_field_len(uint32_t nl, uint32_t vl) {
   size_t inner = 1 + varint_len(nl) + nl + 1 + varint_len(vl) + vl;
@@ -1133,7 +1115,7 @@ static inline size_t label_field_len(uint32_t nl, uint32_t vl) {
 /* Appends one label reference (a varint below `nsyms`) to c->refs. */
 static inline int take_ref(Ctx *c, Rd *r, uint32_t nsyms, size_t *n) {
   uint64_t ref;
-  if (!rd_varint(r, &ref) || ref >= nsyms || !reserve_u32(&c->refs, &c->refs_cap, *n + 1)) return 0;
+  if (!rd_varint(r, &ref) || ref >= nsyms || !RESERVE(c->refs, c->refs_cap, *n + 1, 1024)) return 0;
   c->refs[(*n)++] = (uint32_t)ref;
   return 1;
 }
@@ -1196,7 +1178,7 @@ static int64_t transcode_v2(Ctx *c, const uint8_t *req, size_t req_len, uint8_t 
     if (!rd_tag(&r, &tag)) return -1;
     if (tag == 0x22) {
       size_t len;
-      if (!rd_len(&r, &len) || nsyms == UINT32_MAX / 2 || !reserve_u32(&c->syms, &c->syms_cap, 2 * (size_t)nsyms + 2)) return -1;
+      if (!rd_len(&r, &len) || nsyms == UINT32_MAX / 2 || !RESERVE(c->syms, c->syms_cap, 2 * (size_t)nsyms + 2, 1024)) return -1;
       c->syms[2 * nsyms] = (uint32_t)(r.p - req);
       c->syms[2 * nsyms + 1] = (uint32_t)len;
       nsyms++;

@@ -14,7 +14,7 @@ export function createIngestMetrics(registry: Registry) {
     seriesCache: new Counter({ name: 'adxmon_ingestor_series_cache_lookups_total', help: 'Series cache lookups in the workers, by result (hit, miss).', labelNames: ['result'], registers }),
     newSeries: new Counter({
       name: 'adxmon_ingestor_new_series_total',
-      help: 'Series that missed a worker\'s series cache, by where their row text was prepared: native (C, the fast path) or typescript (the first series of each table, labels that need checking such as non-ASCII ones, --drop-* rules, remote write 2.0).',
+      help: 'Series that missed a worker\'s series cache, by where their row text was prepared: native (C, the fast path) or typescript (the first series of each table, labels that need checking such as non-ASCII ones, --drop-* rules).',
       labelNames: ['prepared_by'],
       registers,
     }),
