@@ -1106,9 +1106,12 @@ static inline uint8_t *put_varint(uint8_t *o, uint64_t v) {
   return o;
 }
 
-/* The 1.0 bytes of one label (a Label field), given its symbols' lengths. */
+/* The bytes of a 1.0 Label message (name, then value, both written), given their lengths. */
+static inline size_t label_inner_len(uint32_t nl, uint32_t vl) { return 1 + varint_len(nl) + nl + 1 + varint_len(vl) + vl; }
+
+/* The 1.0 bytes of one label as a TimeSeries field: tag, length, Label message. */
 static inline size_t label_field_len(uint32_t nl, uint32_t vl) {
-  size_t inner = 1 + varint_len(nl) + nl + 1 + varint_len(vl) + vl;
+  size_t inner = label_inner_len(nl, vl);
   return 1 + varint_len(inner) + inner;
 }
 
@@ -1217,7 +1220,7 @@ static int64_t transcode_v2(Ctx *c, const uint8_t *req, size_t req_len, uint8_t 
       for (size_t k = 0; k < nrefs; k += 2) {
         const uint32_t *name = c->syms + 2 * (size_t)c->refs[k], *value = c->syms + 2 * (size_t)c->refs[k + 1];
         *o++ = 0x0a; /* 1 labels */
-        o = put_varint(o, 1 + varint_len(name[1]) + name[1] + 1 + varint_len(value[1]) + value[1]);
+        o = put_varint(o, label_inner_len(name[1], value[1]));
         *o++ = 0x0a; /* 1 name */
         o = put_varint(o, name[1]);
         memcpy(o, req + name[0], name[1]);
