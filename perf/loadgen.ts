@@ -47,6 +47,8 @@ const USAGE = `usage: npx tsx perf/loadgen.ts [flags]
   --late-after D             open model: a request starting this long after it was due is "late" (10ms)
   --no-metadata              2.0: leave out per-series metadata (type, help)
   --dump-body FILE           write one uncompressed request body to FILE and exit
+  --latency-log FILE         write one line per measured request to FILE: seconds since the
+                             start when it was sent, latency in ms, status (find when slow ones came)
   --quiet                    no progress lines
 `;
 
@@ -69,6 +71,7 @@ interface Cli {
   lateAfterMs: number;
   metadata: boolean;
   dumpBody: string | undefined;
+  latencyLog: string | undefined;
   quiet: boolean;
 }
 
@@ -130,6 +133,7 @@ function parseCli(argv: string[]): Cli | undefined {
       'late-after': { type: 'string', default: '10ms' },
       'no-metadata': { type: 'boolean', default: false },
       'dump-body': { type: 'string' },
+      'latency-log': { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -166,6 +170,7 @@ function parseCli(argv: string[]): Cli | undefined {
     lateAfterMs: parseDuration('late-after', v['late-after']),
     metadata: !v['no-metadata'],
     dumpBody: v['dump-body'],
+    latencyLog: v['latency-log'],
     quiet: v.quiet,
   };
 }
@@ -213,6 +218,7 @@ async function main(): Promise<number> {
   const spr = builder.samplesPerRequest;
   const open = cli.rampToSps > 0;
   const peakReqPerS = Math.max(cli.rampFromSps, cli.rampToSps) / spr;
+  const latencyLog: string[] | undefined = cli.latencyLog === undefined ? undefined : [];
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   const result = await runLoad(builder, {
@@ -232,7 +238,9 @@ async function main(): Promise<number> {
     progressIntervalMs: 1000,
     onProgress: cli.quiet ? undefined : (p) => process.stderr.write(progressLine(p)),
     signal: abort.signal,
+    onLatency: latencyLog === undefined ? undefined : (sentAtMs, latencyMs, status) => latencyLog.push(`${(sentAtMs / 1000).toFixed(3)} ${latencyMs.toFixed(2)} ${status}\n`),
   });
+  if (latencyLog !== undefined) writeFileSync(cli.latencyLog!, latencyLog.join(''));
   const { samplesWrittenHeader, writtenHeaderMissing, ...common } = result;
   const output = {
     protocol: cli.protocol === 1 ? '1.0' : '2.0',

@@ -22,6 +22,7 @@ declare -A NEED=(
   [ip]=iproute2                      # network namespaces, veth, tc
   [tc]=iproute2
   [nft]=nftables                     # drop / reset connections
+  [fincore]=util-linux-extra         # page-cache residency of WAL files (--wal-drop-cache)
 )
 # Services these packages ship; none may run.
 SERVICES=(prometheus prometheus-node-exporter victoria-metrics vmagent)

@@ -30,9 +30,14 @@ export async function serve(config: Config, log: Logger): Promise<RunningServer>
   if (hotPath === undefined && config.transform.hotPath === 'auto' && addon instanceof Error) {
     log.warn('native hot path unavailable: remote write 1.0 runs on the TypeScript writer (about half the throughput)', { reason: addon.message });
   }
-  log.info('hot path', { remoteWrite1: hotPath === undefined ? 'typescript' : 'native', remoteWrite2: 'typescript' });
+  // Remote write 2.0 is rewritten as 1.0 in C, so both take the same path.
+  const rows = hotPath === undefined ? 'typescript' : 'native';
+  log.info('hot path', { remoteWrite1: rows, remoteWrite2: rows });
   if (config.wal.writebackBytes > 0 && config.wal.fsync !== 'always' && addon instanceof Error) {
     log.warn('--wal-writeback needs the native addon; WAL pages are written back by the kernel alone (dirty pages can pile up to gigabytes under sustained load)', { reason: addon.message });
+  }
+  if (config.wal.dropCache && addon instanceof Error) {
+    log.warn('--wal-drop-cache needs the native addon; WAL pages stay in the page cache until the kernel reclaims them', { reason: addon.message });
   }
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });

@@ -37,6 +37,8 @@ export interface SenderOptions {
   onProgress?: (p: Progress) => void;
   /** Aborting ends the measured window early; the result covers the time until then. */
   signal?: AbortSignal;
+  /** Called for every HTTP exchange completed in the measured window: when it was sent (ms since the start) and how long it took. */
+  onLatency?: (sentAtMs: number, latencyMs: number, status: string) => void;
 }
 
 export interface Progress {
@@ -231,7 +233,7 @@ class LoadRun {
       if (done) return;
       done = true;
       this.#inFlight--;
-      this.#complete(key, httpStatus, samples, performance.now() - sentAt, written);
+      this.#complete(key, httpStatus, samples, sentAt, performance.now() - sentAt, written);
       this.#pump();
     };
     const { url } = this.#o;
@@ -269,7 +271,7 @@ class LoadRun {
     req.end(body);
   }
 
-  #complete(key: string, httpStatus: number, samples: number, latencyMs: number, written: string | string[] | undefined): void {
+  #complete(key: string, httpStatus: number, samples: number, sentAt: number, latencyMs: number, written: string | string[] | undefined): void {
     const ok = httpStatus >= 200 && httpStatus < 300;
     this.#interval.completed++;
     bump(this.#interval.status, key);
@@ -279,7 +281,10 @@ class LoadRun {
     this.#total.completed++;
     bump(this.#total.status, key);
     // Latency of HTTP exchanges only: a refused connection is not a fast response.
-    if (httpStatus > 0) this.#latency.record(latencyMs);
+    if (httpStatus > 0) {
+      this.#latency.record(latencyMs);
+      this.#o.onLatency?.(sentAt - this.#t0, latencyMs, key);
+    }
     if (!ok) return;
     this.#total.ackedSamples += samples;
     if (typeof written === 'string') this.#writtenHeader += Number(written);

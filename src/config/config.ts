@@ -32,6 +32,8 @@ export interface WalConfig {
   readonly groupCommitDelayMs: number;
   /** Start writeback (sync_file_range) each time a worker has written this many bytes; 0: off. */
   readonly writebackBytes: number;
+  /** Drop WAL pages from the page cache once written back (--wal-drop-cache). */
+  readonly dropCache: boolean;
 }
 
 export interface ServerConfig {
@@ -198,6 +200,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     fsync: one(raw, 'wal-fsync') as WalConfig['fsync'],
     groupCommitDelayMs: parseDurationMs('group-commit-delay', one(raw, 'group-commit-delay')),
     writebackBytes: parseSize('wal-writeback', one(raw, 'wal-writeback')),
+    dropCache: one(raw, 'wal-drop-cache') === 'on',
   };
   if (wal.maxSegmentBytes < 4096) throw new ConfigError('--max-segment-size must be at least 4KiB');
   if (wal.maxSegmentAgeMs < 100) throw new ConfigError('--max-segment-age must be at least 100ms');

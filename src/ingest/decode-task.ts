@@ -31,6 +31,7 @@ const writer = new WalWriter(
   builder.schema.headerLine,
   (delta) => parentPort?.postMessage({ type: 'wal-delta', delta } satisfies WorkerWalMessage),
   addon instanceof Error ? undefined : (fd, offset, length) => addon.startWriteback(fd, offset, length),
+  addon instanceof Error ? undefined : (fd, offset, length) => addon.dropCache(fd, offset, length),
 );
 
 /**

@@ -58,6 +58,8 @@ export interface NativeHotPath {
    * disk without waiting. Returns 0 or the errno. Used by the WAL writer (--wal-writeback).
    */
   startWriteback(fd: number, offset: number, length: number): number;
+  /** posix_fadvise(fd, offset, length, POSIX_FADV_DONTNEED): drops the clean pages of that range from the page cache. Returns 0 or the errno. */
+  dropCache(fd: number, offset: number, length: number): number;
 }
 
 /** native/build/adx_native.node, from src/transform/ or dist/src/transform/. */

@@ -5,6 +5,12 @@ import { SEGMENT_HEADER, WAL } from './format.js';
 import { segmentFileName } from './segment-name.js';
 
 /** Maps a failed write or sync to the error the sender sees: out of space is backpressure, the rest is I/O. */
+/** Page-cache drops start at a multiple of this: a page boundary for 4 KiB and 64 KiB pages alike. */
+const DROP_ALIGN = 64 << 10;
+
+/** sync_file_range or posix_fadvise on a range of a file: 0 or an errno. */
+export type StartWriteback = (fd: number, offset: number, length: number) => number;
+
 export function walIoError(err: unknown, what: string): IngestError {
   const code = (err as NodeJS.ErrnoException).code;
   const full = code === 'ENOSPC' || code === 'EDQUOT';
@@ -25,6 +31,12 @@ export class SegmentFile {
   #size: number;
   /** Bytes before this offset were already handed to `startWriteback`. */
   #pushed = 0;
+  /** Where the range handed over by the previous `startWriteback` began. */
+  #pushedBefore = 0;
+  /** Bytes before this offset were already dropped from the page cache. */
+  #dropped = 0;
+  /** Bytes dropped from the page cache so far (each counted once, calls that failed not at all). */
+  #droppedBytes = 0;
 
   private constructor(filePath: string, prefix: string, fd: number, size: number, createdAtMs: number) {
     this.path = filePath;
@@ -106,6 +118,7 @@ export class SegmentFile {
     try {
       fs.ftruncateSync(this.#fd, size);
       this.#size = size;
+      this.#dropped = Math.min(this.#dropped, size);
     } catch {
       // The next append overwrites at `size` anyway (positional writes), and start-up repair
       // truncates whatever is left; `#size` stays the valid prefix.
@@ -116,15 +129,41 @@ export class SegmentFile {
   /**
    * Hands the bytes appended since the last call to `start` (sync_file_range: begin writing them
    * to disk, don't wait). Returns how many bytes that was; 0 when there were none or the call
-   * failed (it is advisory: the kernel writes them back later anyway).
+   * failed (it is advisory: the kernel writes them back later anyway). With `drop`, first drops
+   * from the page cache what earlier calls before the previous one handed over: their writeback
+   * had a whole round to finish, so their pages are clean (any still dirty are skipped).
    */
-  startWriteback(start: (fd: number, offset: number, length: number) => number): number {
+  startWriteback(start: StartWriteback, drop?: StartWriteback): number {
     if (this.#fd < 0) return 0;
+    if (drop !== undefined) this.#dropUpTo(drop, this.#pushedBefore);
     const from = Math.min(this.#pushed, this.#size);
     const length = this.#size - from;
     if (length <= 0) return 0;
+    this.#pushedBefore = from;
     this.#pushed = this.#size;
     return start(this.#fd, from, length) === 0 ? length : 0;
+  }
+
+  /** After an fdatasync: drops every page appended so far from the page cache (they are all clean). */
+  dropSynced(drop: StartWriteback): void {
+    if (this.#fd >= 0) this.#dropUpTo(drop, this.#size);
+  }
+
+  /**
+   * Drops the pages of [dropped, end) from the page cache. The kernel drops whole pages only, so
+   * this starts at the page boundary below `dropped`: the page the last drop left out (it held
+   * the end of its range, and was dirty again) is tried again.
+   */
+  #dropUpTo(drop: StartWriteback, end: number, fd = this.#fd): void {
+    if (end <= this.#dropped) return;
+    const from = this.#dropped - (this.#dropped % DROP_ALIGN);
+    if (drop(fd, from, end - from) === 0) this.#droppedBytes += end - this.#dropped;
+    this.#dropped = end;
+  }
+
+  /** Bytes dropped from the page cache so far (--wal-drop-cache). */
+  get droppedBytes(): number {
+    return this.#droppedBytes;
   }
 
   /** fdatasync on the libuv pool; rejects with a `wal_io`/`disk_full` IngestError. */
@@ -135,15 +174,19 @@ export class SegmentFile {
   }
 
   /**
-   * Closes the file, fsyncing it first (on the libuv pool) when asked. Never rejects: a failed
-   * fsync is returned as `false`, the data stays in the file for start-up repair to check.
+   * Closes the file, fsyncing it first (on the libuv pool) when asked, and with `drop` dropping
+   * its pages from the page cache. Never rejects: a failed fsync is returned as `false`, the data
+   * stays in the file for start-up repair to check.
    */
-  async closeAsync(fsync: boolean): Promise<boolean> {
+  async closeAsync(fsync: boolean, drop?: StartWriteback): Promise<boolean> {
     if (this.#fd < 0) return true;
     const fd = this.#fd;
     this.#fd = -1; // no append or sync may use it from here on
     let synced = true;
     if (fsync) synced = await new Promise<boolean>((resolve) => fs.fsync(fd, (err) => resolve(!err)));
+    // What earlier drops left (the last rounds, pages still dirty then): clean now unless
+    // --wal-fsync=never, and then the kernel starts their writeback and drops what it can.
+    if (drop !== undefined) this.#dropUpTo(drop, this.#size, fd);
     try {
       fs.closeSync(fd);
     } catch {

@@ -32,6 +32,7 @@ export class WalCatalog {
   readonly #segments = new Map<string, SegmentEntry>();
   #bytes = 0;
   #writeback: Counter | undefined;
+  #dropped: Counter | undefined;
   #flushSeconds: Histogram | undefined;
   #flushRequests: Histogram | undefined;
 
@@ -84,6 +85,7 @@ export class WalCatalog {
   apply(delta: WalDelta): void {
     this.#bytes += delta.bytes;
     if (delta.writebackBytes) this.#writeback?.inc(delta.writebackBytes);
+    if (delta.droppedBytes) this.#dropped?.inc(delta.droppedBytes);
     for (const v of delta.flushSeconds ?? []) this.#flushSeconds?.observe(v);
     for (const v of delta.flushRequests ?? []) this.#flushRequests?.observe(v);
     for (const e of delta.events) {
@@ -189,6 +191,11 @@ export class WalCatalog {
     this.#writeback = new Counter({
       name: 'adxmon_ingestor_wal_writeback_started_bytes_total',
       help: 'WAL bytes the workers asked the kernel to start writing to disk (--wal-writeback, sync_file_range).',
+      registers: [registry],
+    });
+    this.#dropped = new Counter({
+      name: 'adxmon_ingestor_wal_cache_dropped_bytes_total',
+      help: 'WAL bytes the workers dropped from the page cache once written back (--wal-drop-cache, posix_fadvise DONTNEED).',
       registers: [registry],
     });
     new Gauge({

@@ -1,7 +1,7 @@
 import type { WalConfig } from '../config/config.js';
 import { compressFrame, SampleType, WAL, writeBlockHeader } from './format.js';
 import { newSegmentId } from './segment-name.js';
-import { SegmentFile, syncDirectoryAsync } from './segment-file.js';
+import { SegmentFile, type StartWriteback, syncDirectoryAsync } from './segment-file.js';
 
 /** Fraction of --max-segment-age by which a segment may rotate early (spreads rotations out). */
 const AGE_JITTER = 0.1;
@@ -20,6 +20,8 @@ export interface WalDelta {
   events: SegmentEvent[];
   /** Bytes handed to the kernel's writeback (--wal-writeback) since the last delta. */
   writebackBytes?: number;
+  /** Bytes dropped from the page cache (--wal-drop-cache) since the last delta. */
+  droppedBytes?: number;
   /**
    * Per group commit flush since the last delta that acknowledged its requests: its duration in
    * seconds (compress, write and, with --wal-fsync=always, fsync) and how many requests shared it.
@@ -28,8 +30,7 @@ export interface WalDelta {
   flushRequests?: number[];
 }
 
-/** sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE): 0 or an errno. */
-export type StartWriteback = (fd: number, offset: number, length: number) => number;
+export type { StartWriteback };
 
 /**
  * Rows for one segment prefix, as produced by a transform, laid out as a block payload:
@@ -93,12 +94,15 @@ export class WalWriter {
   #timer: NodeJS.Timeout | undefined;
   /** sync_file_range from the native addon (--wal-writeback); undefined: left to the kernel. */
   readonly #startWriteback: StartWriteback | undefined;
+  /** posix_fadvise DONTNEED from the native addon (--wal-drop-cache); undefined: pages stay cached. */
+  readonly #dropCache: StartWriteback | undefined;
   /** Bytes appended since writeback was last started. */
   #sinceWriteback = 0;
 
-  constructor(config: WalConfig, writerId: number, headerLine: string, onIdleDelta: (delta: WalDelta) => void, startWriteback?: StartWriteback) {
+  constructor(config: WalConfig, writerId: number, headerLine: string, onIdleDelta: (delta: WalDelta) => void, startWriteback?: StartWriteback, dropCache?: StartWriteback) {
     this.#config = config;
     this.#startWriteback = config.writebackBytes > 0 && config.fsync !== 'always' ? startWriteback : undefined;
+    this.#dropCache = config.dropCache ? dropCache : undefined;
     this.#writerId = writerId;
     this.#headerLine = Buffer.from(headerLine);
     this.#onIdleDelta = onIdleDelta;
@@ -175,6 +179,7 @@ export class WalWriter {
         for (const w of waiters) w.reject(err);
         return;
       }
+      if (this.#dropCache !== undefined) for (const s of touched.keys()) this.#countDropped(s, () => s.dropSynced(this.#dropCache!));
     }
     const d = this.#delta;
     (d.flushSeconds ??= []).push((performance.now() - started) / 1000);
@@ -195,8 +200,16 @@ export class WalWriter {
   #writeback(): void {
     this.#sinceWriteback = 0;
     let bytes = 0;
-    for (const seg of this.#active.values()) bytes += seg.startWriteback(this.#startWriteback!);
+    for (const seg of this.#active.values()) this.#countDropped(seg, () => (bytes += seg.startWriteback(this.#startWriteback!, this.#dropCache)));
     this.#delta.writebackBytes = (this.#delta.writebackBytes ?? 0) + bytes;
+  }
+
+  /** Runs `f` (which may drop pages of `seg` from the page cache) and adds what it dropped to the delta. */
+  #countDropped<T>(seg: SegmentFile, f: () => T): T {
+    const before = seg.droppedBytes;
+    const result = f();
+    if (seg.droppedBytes > before) this.#delta.droppedBytes = (this.#delta.droppedBytes ?? 0) + seg.droppedBytes - before;
+    return result;
   }
 
   /** Syncs the WAL directory when a segment was created since the last time; shares one fsync in flight. */
@@ -299,8 +312,10 @@ export class WalWriter {
       this.#delta.events.push(this.#remove(seg));
       return;
     }
-    const closing = seg.closeAsync(this.#config.fsync !== 'never').then((synced) => {
+    const dropped = seg.droppedBytes;
+    const closing = seg.closeAsync(this.#config.fsync !== 'never', this.#dropCache).then((synced) => {
       this.#closing.delete(closing);
+      if (seg.droppedBytes > dropped) this.#delta.droppedBytes = (this.#delta.droppedBytes ?? 0) + seg.droppedBytes - dropped;
       this.#delta.events.push({ kind: 'closed', path: seg.path, size: seg.size, synced });
       this.#reportSoon();
     });

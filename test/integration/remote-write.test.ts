@@ -101,7 +101,7 @@ t.test('remote write 2.0 native histograms are stored as classic rows, never dro
   t.equal(metricValue(m, 'adxmon_ingestor_histograms_stored_total'), 1);
 });
 
-t.test('group commit waits only when other requests could share the flush; --wal-writeback is counted', async (t) => {
+t.test('group commit waits only when other requests could share the flush; --wal-writeback and --wal-drop-cache are counted', async (t) => {
   // A 3 s delay: requests that cannot have company are written at once; several sent together
   // share a flush and are all answered, within the delay.
   const s = await startServer(['--group-commit-delay', '3s', '--workers', '1', '--wal-writeback', '1KiB']);
@@ -118,7 +118,12 @@ t.test('group commit waits only when other requests could share the flush; --wal
   t.same(together.map((r) => r.status), [204, 204, 204, 204, 204, 204], 'requests sent together are all answered');
   t.equal(readWal(s.dir).length, 16);
   const m = (await scrape(s.metricsPort)).body;
-  if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE !== '1') t.ok(metricValue(m, 'adxmon_ingestor_wal_writeback_started_bytes_total') > 1024, 'writeback was started and counted');
+  if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE !== '1') {
+    const started = metricValue(m, 'adxmon_ingestor_wal_writeback_started_bytes_total');
+    const dropped = metricValue(m, 'adxmon_ingestor_wal_cache_dropped_bytes_total');
+    t.ok(started > 1024, 'writeback was started and counted');
+    t.ok(dropped > 0 && dropped < started, `pages written back were dropped from the page cache (${dropped} of ${started} bytes); the newest range was not`);
+  }
 });
 
 t.test('new series are counted by where they were prepared (C or TypeScript)', async (t) => {

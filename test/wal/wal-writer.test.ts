@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,11 +11,11 @@ import { WalWriter, type StartWriteback, type WalDelta } from '../../src/wal/wal
 
 const HEADER = 'Timestamp:datetime,SeriesId:long,Labels:dynamic,Value:real\n';
 
-function setup(t: Tap.Test, over: Partial<WalConfig> = {}, startWriteback?: StartWriteback) {
+function setup(t: Tap.Test, over: Partial<WalConfig> = {}, startWriteback?: StartWriteback, dropCache?: StartWriteback) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walw-'));
   const idle: WalDelta[] = [];
-  const config: WalConfig = { storageDir: dir, maxSegmentBytes: 1 << 30, maxSegmentAgeMs: 60_000, maxDiskUsageBytes: 1 << 40, maxSegmentCount: 1000, fsync: 'rotate', groupCommitDelayMs: 0, writebackBytes: 0, ...over };
-  const w = new WalWriter(config, 7, HEADER, (d) => idle.push(d), startWriteback);
+  const config: WalConfig = { storageDir: dir, maxSegmentBytes: 1 << 30, maxSegmentAgeMs: 60_000, maxDiskUsageBytes: 1 << 40, maxSegmentCount: 1000, fsync: 'rotate', groupCommitDelayMs: 0, writebackBytes: 0, dropCache: false, ...over };
+  const w = new WalWriter(config, 7, HEADER, (d) => idle.push(d), startWriteback, dropCache);
   t.teardown(async () => {
     await w.closeAll();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -131,6 +132,116 @@ t.test('the native startWriteback calls sync_file_range on a real file', async (
   t.throws(() => (addon.startWriteback as (...a: unknown[]) => number)('x', 0, 1), TypeError);
   t.throws(() => addon.startWriteback(0, -5, 1), TypeError);
 });
+
+type RangeCall = { fd: number; offset: number; length: number };
+const recorder = (calls: RangeCall[]): StartWriteback => (fd, offset, length) => (calls.push({ fd, offset, length }), 0);
+
+t.test('--wal-drop-cache: each round drops, from a 64 KiB boundary, what was handed to writeback before the previous round; closing drops the rest', async (t) => {
+  const wb: RangeCall[] = [];
+  const drops: RangeCall[] = [];
+  const events: string[] = [];
+  const { w, segments } = setup(
+    t,
+    { writebackBytes: 8 << 10, dropCache: true },
+    (fd, offset, length) => (events.push('wb'), recorder(wb)(fd, offset, length)),
+    (fd, offset, length) => (events.push('drop'), recorder(drops)(fd, offset, length)),
+  );
+  // ~1 MiB per table, so the 64 KiB alignment matters.
+  for (let i = 0; i < 60; i++) await w.write([rows('Metrics_A', 2000, `a${i}-`), rows('Metrics_B', 500, `b${i}-`)]);
+  const sizes = new Map(segments().map((f) => [f, fs.statSync(f).size]));
+  const before = drops.length;
+  t.ok(before >= 4, `${before} drops while writing`);
+  t.ok(events.indexOf('drop') > events.indexOf('wb'), 'nothing is dropped before it was handed to writeback');
+  for (const fd of new Set(drops.map((d) => d.fd))) {
+    const handed = wb.filter((c) => c.fd === fd);
+    const dropped = drops.filter((c) => c.fd === fd);
+    let end = 0;
+    for (const d of dropped) {
+      t.equal(d.offset % (64 << 10), 0, 'starts at a 64 KiB boundary');
+      t.ok(d.offset <= end && d.offset > end - (64 << 10), 'starts at the boundary at or below where the last drop ended');
+      t.ok(d.offset + d.length > end, 'reaches further than the last drop');
+      end = d.offset + d.length;
+      // Its end is where some writeback range began, never the start of the newest one: that
+      // range's writeback has only just been started.
+      const starts = handed.map((c) => c.offset);
+      t.ok(starts.includes(end), 'ends where a writeback range began');
+    }
+    t.ok(end < handed.at(-1)!.offset + 1, 'the newest range handed over is not dropped yet');
+  }
+  await w.closeAll();
+  const closing = drops.slice(before);
+  t.equal(closing.length, 2, 'closing drops once per segment');
+  t.same(closing.map((d) => d.offset + d.length).sort(), [...sizes.values()].sort(), 'to the end of the file');
+  for (const d of closing) t.equal(d.offset % (64 << 10), 0);
+  for (const [f, size] of sizes) t.equal(readSegment(f).blocks.reduce((n, b) => n + b.count, 0), 60 * (f.includes('_A_') ? 2000 : 500), `${path.basename(f)}: every row still there (${size} bytes)`);
+});
+
+t.test('--wal-drop-cache with --wal-fsync=always drops up to the end after every flush; off, nothing is dropped', async (t) => {
+  const drops: RangeCall[] = [];
+  const always = setup(t, { fsync: 'always', dropCache: true }, undefined, recorder(drops));
+  for (let i = 0; i < 3; i++) {
+    await always.w.write([rows('Metrics_A', 300, `a${i}-`)]);
+    const size = fs.statSync(always.segments()[0]!).size;
+    t.equal(drops.at(-1)!.offset + drops.at(-1)!.length, size, `flush ${i}: dropped to the synced end`);
+  }
+  t.equal(drops.length, 3, 'one drop per segment per flush');
+  const none: StartWriteback = () => t.fail('a drop with --wal-drop-cache off') as unknown as number;
+  const off = setup(t, { writebackBytes: 1, dropCache: false }, () => 0, none);
+  for (let i = 0; i < 5; i++) await off.w.write([rows('Metrics_A', 200)]);
+  await off.w.closeAll();
+});
+
+t.test('the native dropCache drops the clean pages of a real file from the page cache', async (t) => {
+  const addon = loadNativeHotPath();
+  if (addon instanceof Error) {
+    if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE === '1') return t.skip('native addon opted out');
+    return t.fail(addon.message);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walw-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'f');
+  const fd = fs.openSync(file, 'w');
+  fs.writeSync(fd, Buffer.alloc(4 << 20, 1));
+  fs.fdatasyncSync(fd);
+  t.ok(residentBytes(file) > 0, `${residentBytes(file)} bytes cached after writing`);
+  t.equal(addon.dropCache(fd, 0, 2 << 20), 0, 'dropped the first half');
+  const half = residentBytes(file);
+  t.ok(half <= 2 << 20, `${half} bytes cached after dropping the first half`);
+  t.equal(addon.dropCache(fd, 0, 4 << 20), 0);
+  t.equal(residentBytes(file), 0, 'nothing cached after dropping it all');
+  t.same(fs.readFileSync(file), Buffer.alloc(4 << 20, 1), 'the data is still there');
+  t.equal(addon.dropCache(fd, 0, 0), 0, 'an empty range is a no-op');
+  fs.closeSync(fd);
+  t.equal(addon.dropCache(fd, 0, 4096), os.constants.errno.EBADF, 'a closed fd gives EBADF back, not a throw');
+  t.throws(() => addon.dropCache(-1, 0, 1), TypeError);
+  t.throws(() => addon.dropCache(0, -5, 1), TypeError);
+});
+
+t.test('--wal-drop-cache end to end: a segment written through the native calls leaves the page cache', async (t) => {
+  const addon = loadNativeHotPath();
+  if (addon instanceof Error) {
+    if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE === '1') return t.skip('native addon opted out');
+    return t.fail(addon.message);
+  }
+  const { w, segments } = setup(
+    t,
+    { writebackBytes: 256 << 10, dropCache: true },
+    (fd, offset, length) => addon.startWriteback(fd, offset, length),
+    (fd, offset, length) => addon.dropCache(fd, offset, length),
+  );
+  for (let i = 0; i < 40; i++) await w.write([{ prefix: 'Metrics_A', rows: 100, block: block(Array.from({ length: 100 }, () => `${randomText(1000)}\n`).join('')) }]);
+  const [file] = segments();
+  const size = fs.statSync(file!).size;
+  t.ok(size > 3 << 20, `${size} bytes written`);
+  await w.closeAll();
+  t.equal(residentBytes(file!), 0, 'after closing, none of it is cached');
+  t.equal(readSegment(file!).blocks.reduce((n, b) => n + b.count, 0), 4000, 'every row is in the file');
+});
+
+/** Bytes of `file` in the page cache (util-linux fincore). */
+function residentBytes(file: string): number {
+  return Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], { encoding: 'utf8' }).trim());
+}
 
 t.test('segments rotate on size; ids sort in creation order', async (t) => {
   const { w, idle, segments } = setup(t, { maxSegmentBytes: 4096 });
