@@ -54,7 +54,9 @@ function run(): { decompress: number; decode: number; block: number } {
   const ms = { decompress: 0, decode: 0, block: 0 };
   for (const body of bodies) {
     let t0 = performance.now();
-    const raw = snappy.uncompressSync(body, { asBuffer: true }) as Buffer;
+    // As the server does (decode-task.ts): copied into a JS buffer. Without the copy the library hands
+    // out external buffers, which cost 20× more on some hosts (docs/performance.md, sixth campaign).
+    const raw = snappy.uncompressSync(body, { asBuffer: true, copyOutputData: true }) as Buffer;
     let t1 = performance.now();
     ms.decompress += t1 - t0;
     rows.reset();

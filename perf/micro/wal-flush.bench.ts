@@ -3,9 +3,12 @@
  * rows for ~100 tables (loadgen's shape, rows written by the native hot path) appended to a WAL
  * in a temporary directory, then the flush (merge, snappy, CRC, writev per table). Prints, per
  * group size, the median flush time and its parts measured alone on the same bytes, so the fixed
- * per-flush cost (calls and syscalls per table) can be read against the per-byte cost.
+ * per-flush cost (calls and syscalls per table) can be read against the per-byte cost. "rest" is
+ * the flush less merge, snappy and CRC: writev into the page cache, writeback and the JavaScript
+ * around it.
  *
  *   npm run build && node dist/perf/micro/wal-flush.bench.js [--dir /tmp] [--flushes 40]
+ *     [--wal-drop-cache on|off] [--wal-writeback 4MiB]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -16,25 +19,37 @@ import xxhash from 'xxhash-wasm';
 import { loadConfig } from '../../src/config/config.js';
 import { ByteOutPool } from '../../src/transform/csv-bytes.js';
 import { MetricsCsvWriter } from '../../src/transform/metrics-csv-writer.js';
-import { selectHotPath } from '../../src/transform/native-hot-path.js';
+import { loadNativeHotPath, selectHotPath } from '../../src/transform/native-hot-path.js';
 import { crc32 } from '../../src/wal/format.js';
 import { type PendingRows, WalWriter } from '../../src/wal/wal-writer.js';
 import { RequestBuilder } from '../lib/request-builder.js';
 
-const { values } = parseArgs({ options: { dir: { type: 'string', default: os.tmpdir() }, flushes: { type: 'string', default: '40' } } });
+const { values } = parseArgs({
+  options: { dir: { type: 'string', default: os.tmpdir() }, flushes: { type: 'string', default: '40' }, 'wal-drop-cache': { type: 'string', default: 'on' }, 'wal-writeback': { type: 'string', default: '4MiB' } },
+});
 const dir = mkdtempSync(path.join(values.dir, 'wal-flush-bench-'));
 const flushes = Number(values.flushes);
-const config = loadConfig(['--storage-dir', dir, '--group-commit-delay', '0ms'], {});
+const config = loadConfig(['--storage-dir', dir, '--group-commit-delay', '0ms', '--wal-drop-cache', values['wal-drop-cache'], '--wal-writeback', values['wal-writeback']], {});
 const hotPath = selectHotPath('native');
 if (hotPath instanceof Error) throw hotPath;
 const pool = new ByteOutPool();
 const rows = new MetricsCsvWriter(config.transform, await xxhash(), config.transform.seriesCacheBytes, pool, hotPath);
 const builder = new RequestBuilder({ protocol: 1, samplesPerRequest: 2000, series: 100_000, metrics: 100, labels: 8, labelValues: 300, seed: 1 });
-const writer = new WalWriter(config.wal, 1, rows.schema.headerLine, () => undefined);
+// As the server runs it (defaults: --wal-writeback 4MiB, --wal-drop-cache on).
+const addon = loadNativeHotPath();
+if (addon instanceof Error) throw addon;
+const writer = new WalWriter(
+  config.wal,
+  1,
+  rows.schema.headerLine,
+  () => undefined,
+  (fd, offset, length) => addon.startWriteback(fd, offset, length),
+  (fd, offset, length) => addon.dropCache(fd, offset, length),
+);
 
 /** One request's rows as the decode task hands them to the writer. */
 function requestRows(): PendingRows[] {
-  const raw = snappy.uncompressSync(builder.next().body, { asBuffer: true }) as Buffer;
+  const raw = snappy.uncompressSync(builder.next().body, { asBuffer: true, copyOutputData: true }) as Buffer;
   rows.reset();
   if (!rows.encodeV1(raw)) throw new Error('native path refused the request');
   return [...rows.tables()].map((t) => ({ prefix: t.prefix, rows: t.rows, block: t.out.buf.subarray(0, t.out.len), done: () => pool.release(t.out) }));
@@ -42,8 +57,8 @@ function requestRows(): PendingRows[] {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-console.log(`WAL flush, loadgen's shape (2000 samples over 100 tables per request), ${dir}; median of ${flushes} flushes`);
-console.log('requests/flush  tables  MB in  flush ms  (merge  snappy  crc  rest)  µs/table fixed');
+console.log(`WAL flush, loadgen's shape (2000 samples over 100 tables per request), ${dir}, --wal-writeback ${values['wal-writeback']} --wal-drop-cache ${values['wal-drop-cache']}; median of ${flushes} flushes`);
+console.log('requests/flush  tables  MB in  flush ms  (merge  snappy  crc  rest)  ms/request');
 for (const group of [1, 2, 4, 8, 16]) {
   const total: number[] = [];
   const parts = { merge: [] as number[], snappy: [] as number[], crc: [] as number[] };
@@ -73,7 +88,7 @@ for (const group of [1, 2, 4, 8, 16]) {
   }
   const m = median(total);
   const rest = m - median(parts.merge) - median(parts.snappy) - median(parts.crc);
-  console.log(`${String(group).padStart(14)}  ${String(tables).padStart(6)}  ${(bytes / 1e6).toFixed(2).padStart(5)}  ${m.toFixed(2).padStart(8)}  (${median(parts.merge).toFixed(2)}  ${median(parts.snappy).toFixed(2)}  ${median(parts.crc).toFixed(2)}  ${rest.toFixed(2)})  ${((rest * 1000) / tables).toFixed(1)}`);
+  console.log(`${String(group).padStart(14)}  ${String(tables).padStart(6)}  ${(bytes / 1e6).toFixed(2).padStart(5)}  ${m.toFixed(2).padStart(8)}  (${median(parts.merge).toFixed(2)}  ${median(parts.snappy).toFixed(2)}  ${median(parts.crc).toFixed(2)}  ${rest.toFixed(2)})  ${(m / group).toFixed(2)}`);
 }
 await writer.closeAll();
 rmSync(dir, { recursive: true, force: true });
