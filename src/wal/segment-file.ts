@@ -4,13 +4,13 @@ import { IngestError } from '../errors.js';
 import { SEGMENT_HEADER, WAL } from './format.js';
 import { segmentFileName } from './segment-name.js';
 
-/** Maps a failed write or sync to the error the sender sees: out of space is backpressure, the rest is I/O. */
 /** Page-cache drops start at a multiple of this: a page boundary for 4 KiB and 64 KiB pages alike. */
 const DROP_ALIGN = 64 << 10;
 
-/** sync_file_range or posix_fadvise on a range of a file: 0 or an errno. */
-export type StartWriteback = (fd: number, offset: number, length: number) => number;
+/** A native call on a range of a file (sync_file_range, posix_fadvise): 0 or an errno. */
+export type FileRangeCall = (fd: number, offset: number, length: number) => number;
 
+/** Maps a failed write or sync to the error the sender sees: out of space is backpressure, the rest is I/O. */
 export function walIoError(err: unknown, what: string): IngestError {
   const code = (err as NodeJS.ErrnoException).code;
   const full = code === 'ENOSPC' || code === 'EDQUOT';
@@ -133,7 +133,7 @@ export class SegmentFile {
    * from the page cache what earlier calls before the previous one handed over: their writeback
    * had a whole round to finish, so their pages are clean (any still dirty are skipped).
    */
-  startWriteback(start: StartWriteback, drop?: StartWriteback): number {
+  startWriteback(start: FileRangeCall, drop?: FileRangeCall): number {
     if (this.#fd < 0) return 0;
     if (drop !== undefined) this.#dropUpTo(drop, this.#pushedBefore);
     const from = Math.min(this.#pushed, this.#size);
@@ -145,7 +145,7 @@ export class SegmentFile {
   }
 
   /** After an fdatasync: drops every page appended so far from the page cache (they are all clean). */
-  dropSynced(drop: StartWriteback): void {
+  dropSynced(drop: FileRangeCall): void {
     if (this.#fd >= 0) this.#dropUpTo(drop, this.#size);
   }
 
@@ -154,7 +154,7 @@ export class SegmentFile {
    * this starts at the page boundary below `dropped`: the page the last drop left out (it held
    * the end of its range, and was dirty again) is tried again.
    */
-  #dropUpTo(drop: StartWriteback, end: number, fd = this.#fd): void {
+  #dropUpTo(drop: FileRangeCall, end: number, fd = this.#fd): void {
     if (end <= this.#dropped) return;
     const from = this.#dropped - (this.#dropped % DROP_ALIGN);
     if (drop(fd, from, end - from) === 0) this.#droppedBytes += end - this.#dropped;
@@ -178,7 +178,7 @@ export class SegmentFile {
    * its pages from the page cache. Never rejects: a failed fsync is returned as `false`, the data
    * stays in the file for start-up repair to check.
    */
-  async closeAsync(fsync: boolean, drop?: StartWriteback): Promise<boolean> {
+  async closeAsync(fsync: boolean, drop?: FileRangeCall): Promise<boolean> {
     if (this.#fd < 0) return true;
     const fd = this.#fd;
     this.#fd = -1; // no append or sync may use it from here on

@@ -1,7 +1,7 @@
 import type { WalConfig } from '../config/config.js';
 import { compressFrame, SampleType, WAL, writeBlockHeader } from './format.js';
 import { newSegmentId } from './segment-name.js';
-import { SegmentFile, type StartWriteback, syncDirectoryAsync } from './segment-file.js';
+import { type FileRangeCall, SegmentFile, syncDirectoryAsync } from './segment-file.js';
 
 /** Fraction of --max-segment-age by which a segment may rotate early (spreads rotations out). */
 const AGE_JITTER = 0.1;
@@ -30,7 +30,7 @@ export interface WalDelta {
   flushRequests?: number[];
 }
 
-export type { StartWriteback };
+export type { FileRangeCall };
 
 /**
  * Rows for one segment prefix, as produced by a transform, laid out as a block payload:
@@ -93,13 +93,13 @@ export class WalWriter {
   readonly #onIdleDelta: (delta: WalDelta) => void;
   #timer: NodeJS.Timeout | undefined;
   /** sync_file_range from the native addon (--wal-writeback); undefined: left to the kernel. */
-  readonly #startWriteback: StartWriteback | undefined;
+  readonly #startWriteback: FileRangeCall | undefined;
   /** posix_fadvise DONTNEED from the native addon (--wal-drop-cache); undefined: pages stay cached. */
-  readonly #dropCache: StartWriteback | undefined;
+  readonly #dropCache: FileRangeCall | undefined;
   /** Bytes appended since writeback was last started. */
   #sinceWriteback = 0;
 
-  constructor(config: WalConfig, writerId: number, headerLine: string, onIdleDelta: (delta: WalDelta) => void, startWriteback?: StartWriteback, dropCache?: StartWriteback) {
+  constructor(config: WalConfig, writerId: number, headerLine: string, onIdleDelta: (delta: WalDelta) => void, startWriteback?: FileRangeCall, dropCache?: FileRangeCall) {
     this.#config = config;
     this.#startWriteback = config.writebackBytes > 0 && config.fsync !== 'always' ? startWriteback : undefined;
     this.#dropCache = config.dropCache ? dropCache : undefined;
@@ -195,7 +195,11 @@ export class WalWriter {
    * writing them back: 1.46 GB dirty after 90 s at 530 k samples/s on the development VM, against
    * at most 5.3 MB with it (docs/performance.md), for ~2 % of a core. That bounds what a rotation's
    * fsync or a crash has to deal with. Segments already retired are being closed (and fsynced per
-   * --wal-fsync) anyway.
+   * --wal-fsync) anyway. With --wal-drop-cache each segment first drops from the page cache what
+   * the round before handed over (SegmentFile.startWriteback), so the WAL reuses a few MiB of
+   * pages: when every write lands on a page new to the page cache, which then has to be found,
+   * zeroed and (on a VM that hands free memory back to its host) backed again, writes cost up to
+   * 15× more in bursts of a second (docs/performance.md, sixth campaign).
    */
   #writeback(): void {
     this.#sinceWriteback = 0;

@@ -7,11 +7,11 @@ import type { WalConfig } from '../../src/config/config.js';
 import { readSegment } from '../../src/wal/segment-reader.js';
 import { tryParseSegmentName } from '../../src/wal/segment-name.js';
 import { loadNativeHotPath } from '../../src/transform/native-hot-path.js';
-import { WalWriter, type StartWriteback, type WalDelta } from '../../src/wal/wal-writer.js';
+import { WalWriter, type FileRangeCall, type WalDelta } from '../../src/wal/wal-writer.js';
 
 const HEADER = 'Timestamp:datetime,SeriesId:long,Labels:dynamic,Value:real\n';
 
-function setup(t: Tap.Test, over: Partial<WalConfig> = {}, startWriteback?: StartWriteback, dropCache?: StartWriteback) {
+function setup(t: Tap.Test, over: Partial<WalConfig> = {}, startWriteback?: FileRangeCall, dropCache?: FileRangeCall) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walw-'));
   const idle: WalDelta[] = [];
   const config: WalConfig = { storageDir: dir, maxSegmentBytes: 1 << 30, maxSegmentAgeMs: 60_000, maxDiskUsageBytes: 1 << 40, maxSegmentCount: 1000, fsync: 'rotate', groupCommitDelayMs: 0, writebackBytes: 0, dropCache: false, ...over };
@@ -81,7 +81,7 @@ t.test('--group-commit-delay: writes within the delay share one block; 8 MiB wai
 
 t.test('--wal-writeback: every appended byte of the active segments is handed to writeback once, in order', async (t) => {
   const calls: { fd: number; offset: number; length: number }[] = [];
-  const record: StartWriteback = (fd, offset, length) => (calls.push({ fd, offset, length }), 0);
+  const record: FileRangeCall = (fd, offset, length) => (calls.push({ fd, offset, length }), 0);
   const { w, segments } = setup(t, { writebackBytes: 8 << 10 }, record);
   for (let i = 0; i < 40; i++) await w.write([rows('Metrics_A', 200, `a${i}-`), rows('Metrics_B', 50, `b${i}-`)]);
   t.ok(calls.length >= 4, `${calls.length} writeback calls for ~${Math.round(segments().reduce((n, f) => n + fs.statSync(f).size, 0) / 1024)} KiB`);
@@ -104,7 +104,7 @@ t.test('--wal-writeback: every appended byte of the active segments is handed to
   const left = sizes.reduce((a, b) => a + b, 0) - covered.reduce((a, b) => a + b, 0);
   t.ok(left >= 0 && left < 8 << 10, `${left} bytes not yet handed over, less than one step`);
   t.equal(w.takeDelta().writebackBytes, covered.reduce((a, b) => a + b, 0), 'the delta counts what was handed over');
-  const none: StartWriteback = () => t.fail('writeback with --wal-writeback 0') as unknown as number;
+  const none: FileRangeCall = () => t.fail('writeback with --wal-writeback 0') as unknown as number;
   const off = setup(t, { writebackBytes: 0 }, none);
   const always = setup(t, { writebackBytes: 1, fsync: 'always' }, none);
   for (let i = 0; i < 5; i++) await Promise.all([off.w.write([rows('Metrics_A', 200)]), always.w.write([rows('Metrics_A', 200)])]);
@@ -134,7 +134,7 @@ t.test('the native startWriteback calls sync_file_range on a real file', async (
 });
 
 type RangeCall = { fd: number; offset: number; length: number };
-const recorder = (calls: RangeCall[]): StartWriteback => (fd, offset, length) => (calls.push({ fd, offset, length }), 0);
+const recorder = (calls: RangeCall[]): FileRangeCall => (fd, offset, length) => (calls.push({ fd, offset, length }), 0);
 
 t.test('--wal-drop-cache: each round drops, from a 64 KiB boundary, what was handed to writeback before the previous round; closing drops the rest', async (t) => {
   const wb: RangeCall[] = [];
@@ -185,7 +185,7 @@ t.test('--wal-drop-cache with --wal-fsync=always drops up to the end after every
     t.equal(drops.at(-1)!.offset + drops.at(-1)!.length, size, `flush ${i}: dropped to the synced end`);
   }
   t.equal(drops.length, 3, 'one drop per segment per flush');
-  const none: StartWriteback = () => t.fail('a drop with --wal-drop-cache off') as unknown as number;
+  const none: FileRangeCall = () => t.fail('a drop with --wal-drop-cache off') as unknown as number;
   const off = setup(t, { writebackBytes: 1, dropCache: false }, () => 0, none);
   for (let i = 0; i < 5; i++) await off.w.write([rows('Metrics_A', 200)]);
   await off.w.closeAll();
