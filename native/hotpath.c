@@ -1552,6 +1552,21 @@ static napi_value js_format_value(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The (fd, offset, length) arguments of a call on a file range; false (a TypeError thrown) unless all are non-negative numbers. */
+static int range_args(napi_env env, napi_callback_info info, const char *name, int32_t *fd, int64_t *offset, int64_t *length) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 || napi_get_value_int32(env, argv[0], fd) != napi_ok ||
+      napi_get_value_int64(env, argv[1], offset) != napi_ok || napi_get_value_int64(env, argv[2], length) != napi_ok || *fd < 0 || *offset < 0 ||
+      *length < 0) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s needs (fd, offset, length) as non-negative numbers", name);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  return 1;
+}
+
 /*
  * startWriteback(fd, offset, length) → 0 or an errno: asks the kernel to start writing that
  * range of the file to disk now (sync_file_range SYNC_FILE_RANGE_WRITE), without waiting for it
@@ -1560,17 +1575,11 @@ static napi_value js_format_value(napi_env env, napi_callback_info info) {
  * promise: that is what fdatasync (--wal-fsync) is for.
  */
 static napi_value js_start_writeback(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], out;
   int32_t fd;
   int64_t offset, length;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int64(env, argv[1], &offset) != napi_ok ||
-      napi_get_value_int64(env, argv[2], &length) != napi_ok || fd < 0 || offset < 0 || length < 0) {
-    napi_throw_type_error(env, NULL, "startWriteback needs (fd, offset, length) as non-negative numbers");
-    return NULL;
-  }
+  if (!range_args(env, info, "startWriteback", &fd, &offset, &length)) return NULL;
   int rc = length == 0 ? 0 : sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+  napi_value out;
   CHECK(napi_create_int32(env, rc == 0 ? 0 : errno, &out));
   return out;
 }
@@ -1582,17 +1591,11 @@ static napi_value js_start_writeback(napi_env env, napi_callback_info info) {
  * the WAL reuses a few MiB of hot pages instead of taking ever new ones (see WalWriter).
  */
 static napi_value js_drop_cache(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], out;
   int32_t fd;
   int64_t offset, length;
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int64(env, argv[1], &offset) != napi_ok ||
-      napi_get_value_int64(env, argv[2], &length) != napi_ok || fd < 0 || offset < 0 || length < 0) {
-    napi_throw_type_error(env, NULL, "dropCache needs (fd, offset, length) as non-negative numbers");
-    return NULL;
-  }
+  if (!range_args(env, info, "dropCache", &fd, &offset, &length)) return NULL;
   int rc = length == 0 ? 0 : posix_fadvise(fd, offset, length, POSIX_FADV_DONTNEED);
+  napi_value out;
   CHECK(napi_create_int32(env, rc, &out));
   return out;
 }

@@ -6,7 +6,7 @@ import t from 'tap';
 import type { WalConfig } from '../../src/config/config.js';
 import { readSegment } from '../../src/wal/segment-reader.js';
 import { tryParseSegmentName } from '../../src/wal/segment-name.js';
-import { loadNativeHotPath } from '../../src/transform/native-hot-path.js';
+import { loadNativeHotPath, type NativeHotPath } from '../../src/transform/native-hot-path.js';
 import { WalWriter, type FileRangeCall, type WalDelta } from '../../src/wal/wal-writer.js';
 
 const HEADER = 'Timestamp:datetime,SeriesId:long,Labels:dynamic,Value:real\n';
@@ -115,13 +115,9 @@ t.test('--wal-writeback: every appended byte of the active segments is handed to
 });
 
 t.test('the native startWriteback calls sync_file_range on a real file', async (t) => {
-  const addon = loadNativeHotPath();
-  if (addon instanceof Error) {
-    if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE === '1') return t.skip('native addon opted out');
-    return t.fail(addon.message);
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walw-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const native = nativeAndDir(t);
+  if (native === undefined) return;
+  const { addon, dir } = native;
   const fd = fs.openSync(path.join(dir, 'f'), 'w');
   fs.writeSync(fd, Buffer.alloc(1 << 20, 1));
   t.equal(addon.startWriteback(fd, 0, 1 << 20), 0, 'started');
@@ -192,13 +188,9 @@ t.test('--wal-drop-cache with --wal-fsync=always drops up to the end after every
 });
 
 t.test('the native dropCache drops the clean pages of a real file from the page cache', async (t) => {
-  const addon = loadNativeHotPath();
-  if (addon instanceof Error) {
-    if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE === '1') return t.skip('native addon opted out');
-    return t.fail(addon.message);
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walw-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const native = nativeAndDir(t);
+  if (native === undefined) return;
+  const { addon, dir } = native;
   const file = path.join(dir, 'f');
   const fd = fs.openSync(file, 'w');
   fs.writeSync(fd, Buffer.alloc(4 << 20, 1));
@@ -218,11 +210,9 @@ t.test('the native dropCache drops the clean pages of a real file from the page 
 });
 
 t.test('--wal-drop-cache end to end: a segment written through the native calls leaves the page cache', async (t) => {
-  const addon = loadNativeHotPath();
-  if (addon instanceof Error) {
-    if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE === '1') return t.skip('native addon opted out');
-    return t.fail(addon.message);
-  }
+  const native = nativeAndDir(t);
+  if (native === undefined) return;
+  const { addon } = native;
   const { w, segments } = setup(
     t,
     { writebackBytes: 256 << 10, dropCache: true },
@@ -237,6 +227,19 @@ t.test('--wal-drop-cache end to end: a segment written through the native calls 
   t.equal(residentBytes(file!), 0, 'after closing, none of it is cached');
   t.equal(readSegment(file!).blocks.reduce((n, b) => n + b.count, 0), 4000, 'every row is in the file');
 });
+
+/** The native addon and a temporary directory; undefined (the test skipped or failed) without the addon. */
+function nativeAndDir(t: Tap.Test): { addon: NativeHotPath; dir: string } | undefined {
+  const addon = loadNativeHotPath();
+  if (addon instanceof Error) {
+    if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE === '1') t.skip('native addon opted out');
+    else t.fail(addon.message);
+    return undefined;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walw-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return { addon, dir };
+}
 
 /** Bytes of `file` in the page cache (util-linux fincore). */
 function residentBytes(file: string): number {
