@@ -136,7 +136,7 @@ t.test('--wal-drop-cache: each round drops, from a 64 KiB boundary, what was han
   const wb: RangeCall[] = [];
   const drops: RangeCall[] = [];
   const events: string[] = [];
-  const { w, segments } = setup(
+  const { w, idle, segments } = setup(
     t,
     { writebackBytes: 8 << 10, dropCache: true },
     (fd, offset, length) => (events.push('wb'), recorder(wb)(fd, offset, length)),
@@ -148,6 +148,7 @@ t.test('--wal-drop-cache: each round drops, from a 64 KiB boundary, what was han
   const before = drops.length;
   t.ok(before >= 4, `${before} drops while writing`);
   t.ok(events.indexOf('drop') > events.indexOf('wb'), 'nothing is dropped before it was handed to writeback');
+  let droppedWhileWriting = 0;
   for (const fd of new Set(drops.map((d) => d.fd))) {
     const handed = wb.filter((c) => c.fd === fd);
     const dropped = drops.filter((c) => c.fd === fd);
@@ -163,8 +164,15 @@ t.test('--wal-drop-cache: each round drops, from a 64 KiB boundary, what was han
       t.ok(starts.includes(end), 'ends where a writeback range began');
     }
     t.ok(end < handed.at(-1)!.offset + 1, 'the newest range handed over is not dropped yet');
+    droppedWhileWriting += end;
   }
-  await w.closeAll();
+  // Deltas reach the main thread with results or, now and then, through the idle callback.
+  const idleDropped = () => idle.reduce((n, d) => n + (d.droppedBytes ?? 0), 0);
+  const idleBefore = idleDropped();
+  t.equal((w.takeDelta().droppedBytes ?? 0) + idleBefore, droppedWhileWriting, 'the deltas count each dropped byte once, though ranges overlap at their 64 KiB starts');
+  const last = await w.closeAll();
+  const atClose = (last.droppedBytes ?? 0) + idleDropped() - idleBefore;
+  t.equal(atClose, [...sizes.values()].reduce((a, b) => a + b, 0) - droppedWhileWriting, 'closing counts the rest');
   const closing = drops.slice(before);
   t.equal(closing.length, 2, 'closing drops once per segment');
   t.same(closing.map((d) => d.offset + d.length).sort(), [...sizes.values()].sort(), 'to the end of the file');
