@@ -35,7 +35,7 @@ export class SegmentFile {
   #pushedBefore = 0;
   /** Bytes before this offset were already dropped from the page cache. */
   #dropped = 0;
-  /** Bytes dropped from the page cache so far (each counted once, calls that failed not at all). */
+  /** Bytes dropped from the page cache since `takeDroppedBytes` (each counted once, calls that failed not at all). */
   #droppedBytes = 0;
 
   private constructor(filePath: string, prefix: string, fd: number, size: number, createdAtMs: number) {
@@ -161,9 +161,11 @@ export class SegmentFile {
     this.#dropped = end;
   }
 
-  /** Bytes dropped from the page cache so far (--wal-drop-cache). */
-  get droppedBytes(): number {
-    return this.#droppedBytes;
+  /** Bytes dropped from the page cache (--wal-drop-cache) since the last call. */
+  takeDroppedBytes(): number {
+    const n = this.#droppedBytes;
+    this.#droppedBytes = 0;
+    return n;
   }
 
   /** fdatasync on the libuv pool; rejects with a `wal_io`/`disk_full` IngestError. */

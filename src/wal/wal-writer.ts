@@ -179,7 +179,12 @@ export class WalWriter {
         for (const w of waiters) w.reject(err);
         return;
       }
-      if (this.#dropCache !== undefined) for (const s of touched.keys()) this.#countDropped(s, () => s.dropSynced(this.#dropCache!));
+      if (this.#dropCache !== undefined) {
+        for (const s of touched.keys()) {
+          s.dropSynced(this.#dropCache);
+          this.#noteDropped(s);
+        }
+      }
     }
     const d = this.#delta;
     (d.flushSeconds ??= []).push((performance.now() - started) / 1000);
@@ -204,16 +209,17 @@ export class WalWriter {
   #writeback(): void {
     this.#sinceWriteback = 0;
     let bytes = 0;
-    for (const seg of this.#active.values()) this.#countDropped(seg, () => (bytes += seg.startWriteback(this.#startWriteback!, this.#dropCache)));
+    for (const seg of this.#active.values()) {
+      bytes += seg.startWriteback(this.#startWriteback!, this.#dropCache);
+      this.#noteDropped(seg);
+    }
     this.#delta.writebackBytes = (this.#delta.writebackBytes ?? 0) + bytes;
   }
 
-  /** Runs `f` (which may drop pages of `seg` from the page cache) and adds what it dropped to the delta. */
-  #countDropped<T>(seg: SegmentFile, f: () => T): T {
-    const before = seg.droppedBytes;
-    const result = f();
-    if (seg.droppedBytes > before) this.#delta.droppedBytes = (this.#delta.droppedBytes ?? 0) + seg.droppedBytes - before;
-    return result;
+  /** Adds what `seg` dropped from the page cache since last asked to the delta. */
+  #noteDropped(seg: SegmentFile): void {
+    const n = seg.takeDroppedBytes();
+    if (n > 0) this.#delta.droppedBytes = (this.#delta.droppedBytes ?? 0) + n;
   }
 
   /** Syncs the WAL directory when a segment was created since the last time; shares one fsync in flight. */
@@ -316,10 +322,9 @@ export class WalWriter {
       this.#delta.events.push(this.#remove(seg));
       return;
     }
-    const dropped = seg.droppedBytes;
     const closing = seg.closeAsync(this.#config.fsync !== 'never', this.#dropCache).then((synced) => {
       this.#closing.delete(closing);
-      if (seg.droppedBytes > dropped) this.#delta.droppedBytes = (this.#delta.droppedBytes ?? 0) + seg.droppedBytes - dropped;
+      this.#noteDropped(seg);
       this.#delta.events.push({ kind: 'closed', path: seg.path, size: seg.size, synced });
       this.#reportSoon();
     });
