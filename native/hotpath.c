@@ -100,20 +100,36 @@ typedef struct {
   size_t syms_cap, refs_cap;
 } Ctx;
 
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
 static inline uint64_t rd64(const uint8_t *p) {
   uint64_t v;
   memcpy(&v, p, 8);
   return v;
 }
 
-/* A multiply-xorshift hash over 8-byte words: keys are ~100–400 bytes of label text. */
+/*
+ * A multiply-xorshift hash over 8-byte words: keys are ~100–400 bytes of label text. Four lanes
+ * take 32 bytes per step, each its own multiply chain, so the CPU runs them side by side: one
+ * chain was 5 % of a core at ~1 M samples/s, waiting on each multiply in turn.
+ */
+static inline uint64_t hash_lane(uint64_t h, uint64_t w) {
+  h = (h ^ w) * 0xff51afd7ed558ccdull;
+  return h ^ (h >> 32);
+}
+
 static uint32_t hash_key(const uint8_t *p, size_t n) {
   uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
+  uint64_t h1 = h + 0x632be59bd9b4e019ull, h2 = h ^ 0x8cb92ba72f3d8dd7ull, h3 = h - 0x2545f4914f6cdd1dull;
   size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    h = (h ^ rd64(p + i)) * 0xff51afd7ed558ccdull;
-    h ^= h >> 32;
+  for (; i + 32 <= n; i += 32) {
+    h = hash_lane(h, rd64(p + i));
+    h1 = hash_lane(h1, rd64(p + i + 8));
+    h2 = hash_lane(h2, rd64(p + i + 16));
+    h3 = hash_lane(h3, rd64(p + i + 24));
   }
+  h = hash_lane(h, rotl64(h1, 17) ^ rotl64(h2, 31) ^ rotl64(h3, 47));
+  for (; i + 8 <= n; i += 8) h = hash_lane(h, rd64(p + i));
   if (i < n) {
     uint64_t t = 0;
     memcpy(&t, p + i, n - i);
@@ -551,7 +567,6 @@ static int compare_lower(const Label *a, const Label *b) {
 #define XP3 0x165667B19E3779F9ull
 #define XP4 0x85EBCA77C2B2AE63ull
 #define XP5 0x27D4EB2F165667C5ull
-static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 static inline uint64_t xxh_round(uint64_t acc, uint64_t in) { return rotl64(acc + in * XP2, 31) * XP1; }
 static inline uint64_t xxh_merge(uint64_t h, uint64_t v) { return (h ^ xxh_round(0, v)) * XP1 + XP4; }
 
