@@ -10,6 +10,7 @@ import type { Logger } from './log/logger.js';
 import { startOpsServer } from './ops/ops-server.js';
 import { loadNativeHotPath, selectHotPath } from './transform/native-hot-path.js';
 import { WalCatalog } from './wal/wal-catalog.js';
+import { startsWriteback } from './wal/wal-writer.js';
 
 export interface RunningServer {
   readonly port: number;
@@ -33,7 +34,7 @@ export async function serve(config: Config, log: Logger): Promise<RunningServer>
   // Remote write 2.0 is rewritten as 1.0 in C, so both take the same path.
   const rows = hotPath === undefined ? 'typescript' : 'native';
   log.info('hot path', { remoteWrite1: rows, remoteWrite2: rows });
-  if (config.wal.writebackBytes > 0 && config.wal.fsync !== 'always' && addon instanceof Error) {
+  if (startsWriteback(config.wal) && addon instanceof Error) {
     log.warn('--wal-writeback needs the native addon; WAL pages are written back by the kernel alone (dirty pages can pile up to gigabytes under sustained load)', { reason: addon.message });
   }
   if (config.wal.dropCache && addon instanceof Error) {

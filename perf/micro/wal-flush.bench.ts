@@ -19,7 +19,7 @@ import xxhash from 'xxhash-wasm';
 import { loadConfig } from '../../src/config/config.js';
 import { ByteOutPool } from '../../src/transform/csv-bytes.js';
 import { MetricsCsvWriter } from '../../src/transform/metrics-csv-writer.js';
-import { loadNativeHotPath, selectHotPath } from '../../src/transform/native-hot-path.js';
+import { loadNativeHotPath, selectHotPath, walNativeCalls } from '../../src/transform/native-hot-path.js';
 import { crc32 } from '../../src/wal/format.js';
 import { type PendingRows, WalWriter } from '../../src/wal/wal-writer.js';
 import { RequestBuilder } from '../lib/request-builder.js';
@@ -38,14 +38,7 @@ const builder = new RequestBuilder({ protocol: 1, samplesPerRequest: 2000, serie
 // As the server runs it (defaults: --wal-writeback 4MiB, --wal-drop-cache on).
 const addon = loadNativeHotPath();
 if (addon instanceof Error) throw addon;
-const writer = new WalWriter(
-  config.wal,
-  1,
-  rows.schema.headerLine,
-  () => undefined,
-  (fd, offset, length) => addon.startWriteback(fd, offset, length),
-  (fd, offset, length) => addon.dropCache(fd, offset, length),
-);
+const writer = new WalWriter(config.wal, 1, rows.schema.headerLine, () => undefined, walNativeCalls(addon));
 
 /** One request's rows as the decode task hands them to the writer. */
 function requestRows(): PendingRows[] {

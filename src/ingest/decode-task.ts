@@ -10,7 +10,7 @@ import { decodeWriteRequestV1 } from '../prom/remote-write-v1.js';
 import { decodeWriteRequestV2 } from '../prom/remote-write-v2.js';
 import { ByteOutPool } from '../transform/csv-bytes.js';
 import { MetricsCsvWriter, type TableBytes } from '../transform/metrics-csv-writer.js';
-import { loadNativeHotPath, selectHotPath } from '../transform/native-hot-path.js';
+import { loadNativeHotPath, selectHotPath, walNativeCalls } from '../transform/native-hot-path.js';
 import { blockDecodedLength } from '../wal/s2.js';
 import { ArrivalGaps } from '../wal/arrival-gaps.js';
 import { WalWriter, type PendingRows } from '../wal/wal-writer.js';
@@ -23,15 +23,15 @@ const buffers = new ByteOutPool();
 const hotPath = selectHotPath(data.config.transform.hotPath);
 const native = hotPath instanceof Error ? undefined : hotPath;
 const builder = new MetricsCsvWriter(data.config.transform, hasher, data.config.transform.seriesCacheBytes, buffers, native);
-// --wal-writeback uses the addon whatever --hot-path says; main.ts warns when it cannot load.
+// The WAL writer uses the addon (writeback, cache drops) whatever --hot-path says; main.ts warns
+// when it cannot load.
 const addon = loadNativeHotPath();
 const writer = new WalWriter(
   data.config.wal,
   threadId,
   builder.schema.headerLine,
   (delta) => parentPort?.postMessage({ type: 'wal-delta', delta } satisfies WorkerWalMessage),
-  addon instanceof Error ? undefined : (fd, offset, length) => addon.startWriteback(fd, offset, length),
-  addon instanceof Error ? undefined : (fd, offset, length) => addon.dropCache(fd, offset, length),
+  addon instanceof Error ? {} : walNativeCalls(addon),
 );
 
 /**

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { WalNativeCalls } from '../wal/wal-writer.js';
 
 /** An opaque per-thread context: the C series cache and per-table outputs. */
 export type NativeContext = { readonly __brand: 'adx-native-context' };
@@ -60,6 +61,14 @@ export interface NativeHotPath {
   startWriteback(fd: number, offset: number, length: number): number;
   /** posix_fadvise(fd, offset, length, POSIX_FADV_DONTNEED): drops the clean pages of that range from the page cache. Returns 0 or the errno. */
   dropCache(fd: number, offset: number, length: number): number;
+}
+
+/** The addon's calls the WAL writer uses (whatever --hot-path says: they are WAL plumbing, not rows). */
+export function walNativeCalls(addon: NativeHotPath): WalNativeCalls {
+  return {
+    startWriteback: (fd, offset, length) => addon.startWriteback(fd, offset, length),
+    dropCache: (fd, offset, length) => addon.dropCache(fd, offset, length),
+  };
 }
 
 /** native/build/adx_native.node, from src/transform/ or dist/src/transform/. */

@@ -32,6 +32,19 @@ export interface WalDelta {
 
 export type { FileRangeCall };
 
+/** Whether the writer starts writeback itself (--wal-writeback; with --wal-fsync=always every flush syncs anyway). */
+export function startsWriteback(config: WalConfig): boolean {
+  return config.writebackBytes > 0 && config.fsync !== 'always';
+}
+
+/** What the writer takes from the native addon (`walNativeCalls`); it does without either. */
+export interface WalNativeCalls {
+  /** sync_file_range (--wal-writeback). */
+  readonly startWriteback?: FileRangeCall;
+  /** posix_fadvise DONTNEED (--wal-drop-cache). */
+  readonly dropCache?: FileRangeCall;
+}
+
 /**
  * Rows for one segment prefix, as produced by a transform, laid out as a block payload:
  * `WAL.blockHeaderBytes` reserved bytes, the CSV header line, then the rows. A flush with one
@@ -99,10 +112,10 @@ export class WalWriter {
   /** Bytes appended since writeback was last started. */
   #sinceWriteback = 0;
 
-  constructor(config: WalConfig, writerId: number, headerLine: string, onIdleDelta: (delta: WalDelta) => void, startWriteback?: FileRangeCall, dropCache?: FileRangeCall) {
+  constructor(config: WalConfig, writerId: number, headerLine: string, onIdleDelta: (delta: WalDelta) => void, native: WalNativeCalls = {}) {
     this.#config = config;
-    this.#startWriteback = config.writebackBytes > 0 && config.fsync !== 'always' ? startWriteback : undefined;
-    this.#dropCache = config.dropCache ? dropCache : undefined;
+    this.#startWriteback = startsWriteback(config) ? native.startWriteback : undefined;
+    this.#dropCache = config.dropCache ? native.dropCache : undefined;
     this.#writerId = writerId;
     this.#headerLine = Buffer.from(headerLine);
     this.#onIdleDelta = onIdleDelta;

@@ -15,7 +15,7 @@ function setup(t: Tap.Test, over: Partial<WalConfig> = {}, startWriteback?: File
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walw-'));
   const idle: WalDelta[] = [];
   const config: WalConfig = { storageDir: dir, maxSegmentBytes: 1 << 30, maxSegmentAgeMs: 60_000, maxDiskUsageBytes: 1 << 40, maxSegmentCount: 1000, fsync: 'rotate', groupCommitDelayMs: 0, writebackBytes: 0, dropCache: false, ...over };
-  const w = new WalWriter(config, 7, HEADER, (d) => idle.push(d), startWriteback, dropCache);
+  const w = new WalWriter(config, 7, HEADER, (d) => idle.push(d), { startWriteback, dropCache });
   t.teardown(async () => {
     await w.closeAll();
     fs.rmSync(dir, { recursive: true, force: true });
