@@ -33,7 +33,7 @@ export async function serve(config: Config, log: Logger): Promise<RunningServer>
   }
   // Remote write 2.0 is rewritten as 1.0 in C, so both take the same path.
   const rows = hotPath === undefined ? 'typescript' : 'native';
-  log.info('hot path', { remoteWrite1: rows, remoteWrite2: rows });
+  log.info('hot path', { remoteWrite1: rows, remoteWrite2: rows, walBlocks: addon instanceof Error ? 'snappy package' : 'native' });
   if (startsWriteback(config.wal) && addon instanceof Error) {
     log.warn('--wal-writeback needs the native addon; WAL pages are written back by the kernel alone (dirty pages can pile up to gigabytes under sustained load)', { reason: addon.message });
   }

@@ -5,10 +5,13 @@
  * group size, the median flush time and its parts measured alone on the same bytes, so the fixed
  * per-flush cost (calls and syscalls per table) can be read against the per-byte cost. "rest" is
  * the flush less merge, snappy and CRC: writev into the page cache, writeback and the JavaScript
- * around it.
+ * around it. "native" is the addon's `compressBlock` (merge, compression and CRC in C, as the
+ * server does it) alone on the same pieces; the parts before it are the `snappy` package's way,
+ * which the server falls back to without the addon. `--wal-blocks` chooses which the flush uses
+ * ("rest" is then the flush less that way's parts).
  *
  *   npm run build && node dist/perf/micro/wal-flush.bench.js [--dir /tmp] [--flushes 40]
- *     [--wal-drop-cache on|off] [--wal-writeback 4MiB]
+ *     [--wal-drop-cache on|off] [--wal-writeback 4MiB] [--wal-blocks native|package]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -20,12 +23,12 @@ import { loadConfig } from '../../src/config/config.js';
 import { ByteOutPool } from '../../src/transform/csv-bytes.js';
 import { MetricsCsvWriter } from '../../src/transform/metrics-csv-writer.js';
 import { loadNativeHotPath, selectHotPath, walNativeCalls } from '../../src/transform/native-hot-path.js';
-import { crc32 } from '../../src/wal/format.js';
+import { crc32, NativeFramer, WAL } from '../../src/wal/format.js';
 import { type PendingRows, WalWriter } from '../../src/wal/wal-writer.js';
 import { RequestBuilder } from '../lib/request-builder.js';
 
 const { values } = parseArgs({
-  options: { dir: { type: 'string', default: os.tmpdir() }, flushes: { type: 'string', default: '40' }, 'wal-drop-cache': { type: 'string', default: 'on' }, 'wal-writeback': { type: 'string', default: '4MiB' } },
+  options: { dir: { type: 'string', default: os.tmpdir() }, flushes: { type: 'string', default: '40' }, 'wal-drop-cache': { type: 'string', default: 'on' }, 'wal-writeback': { type: 'string', default: '4MiB' }, 'wal-blocks': { type: 'string', default: 'native' } },
 });
 const dir = mkdtempSync(path.join(values.dir, 'wal-flush-bench-'));
 const flushes = Number(values.flushes);
@@ -38,7 +41,10 @@ const builder = new RequestBuilder({ protocol: 1, samplesPerRequest: 2000, serie
 // As the server runs it (defaults: --wal-writeback 4MiB, --wal-drop-cache on).
 const addon = loadNativeHotPath();
 if (addon instanceof Error) throw addon;
-const writer = new WalWriter(config.wal, 1, rows.schema.headerLine, () => undefined, walNativeCalls(addon));
+const calls = walNativeCalls(addon);
+const nativeBlocks = values['wal-blocks'] === 'native';
+const writer = new WalWriter(config.wal, 1, rows.schema.headerLine, () => undefined, nativeBlocks ? calls : { ...calls, compressBlock: undefined });
+const framer = new NativeFramer(calls.compressBlock!);
 
 /** One request's rows as the decode task hands them to the writer. */
 function requestRows(): PendingRows[] {
@@ -50,11 +56,11 @@ function requestRows(): PendingRows[] {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-console.log(`WAL flush, loadgen's shape (2000 samples over 100 tables per request), ${dir}, --wal-writeback ${values['wal-writeback']} --wal-drop-cache ${values['wal-drop-cache']}; median of ${flushes} flushes`);
-console.log('requests/flush  tables  MB in  flush ms  (merge  snappy  crc  rest)  ms/request');
+console.log(`WAL flush, loadgen's shape (2000 samples over 100 tables per request), ${dir}, --wal-writeback ${values['wal-writeback']} --wal-drop-cache ${values['wal-drop-cache']} --wal-blocks ${values['wal-blocks']}; median of ${flushes} flushes`);
+console.log('requests/flush  tables  MB in  flush ms  (merge  snappy  crc  native  rest)  ms/request');
 for (const group of [1, 2, 4, 8, 16]) {
   const total: number[] = [];
-  const parts = { merge: [] as number[], snappy: [] as number[], crc: [] as number[] };
+  const parts = { merge: [] as number[], snappy: [] as number[], crc: [] as number[], native: [] as number[] };
   let tables = 0;
   let bytes = 0;
   for (let f = 0; f < flushes + 2; f++) {
@@ -69,6 +75,9 @@ for (const group of [1, 2, 4, 8, 16]) {
     const t2 = performance.now();
     for (const fr of frames) crc32(fr);
     const t3 = performance.now();
+    const skip = WAL.blockHeaderBytes + rows.schema.headerLine.length;
+    for (const blocks of byPrefix.values()) framer.frame(blocks, skip);
+    const t4 = performance.now();
     // The real flush, on the original pieces.
     await Promise.all(reqs.map((r) => writer.write(r, true)));
     if (f < 2) continue; // warm-up
@@ -76,12 +85,13 @@ for (const group of [1, 2, 4, 8, 16]) {
     parts.merge.push(t1 - t0);
     parts.snappy.push(t2 - t1);
     parts.crc.push(t3 - t2);
+    parts.native.push(t4 - t3);
     tables = byPrefix.size;
     bytes = merged.reduce((n, m) => n + m.byteLength, 0);
   }
   const m = median(total);
-  const rest = m - median(parts.merge) - median(parts.snappy) - median(parts.crc);
-  console.log(`${String(group).padStart(14)}  ${String(tables).padStart(6)}  ${(bytes / 1e6).toFixed(2).padStart(5)}  ${m.toFixed(2).padStart(8)}  (${median(parts.merge).toFixed(2)}  ${median(parts.snappy).toFixed(2)}  ${median(parts.crc).toFixed(2)}  ${rest.toFixed(2)})  ${(m / group).toFixed(2)}`);
+  const rest = nativeBlocks ? m - median(parts.native) : m - median(parts.merge) - median(parts.snappy) - median(parts.crc);
+  console.log(`${String(group).padStart(14)}  ${String(tables).padStart(6)}  ${(bytes / 1e6).toFixed(2).padStart(5)}  ${m.toFixed(2).padStart(8)}  (${median(parts.merge).toFixed(2)}  ${median(parts.snappy).toFixed(2)}  ${median(parts.crc).toFixed(2)}  ${median(parts.native).toFixed(2).padStart(6)}  ${rest.toFixed(2)})  ${(m / group).toFixed(2)}`);
 }
 await writer.closeAll();
 rmSync(dir, { recursive: true, force: true });

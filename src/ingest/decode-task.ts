@@ -23,8 +23,8 @@ const buffers = new ByteOutPool();
 const hotPath = selectHotPath(data.config.transform.hotPath);
 const native = hotPath instanceof Error ? undefined : hotPath;
 const builder = new MetricsCsvWriter(data.config.transform, hasher, data.config.transform.seriesCacheBytes, buffers, native);
-// The WAL writer uses the addon (writeback, cache drops) whatever --hot-path says; main.ts warns
-// when it cannot load.
+// The WAL writer uses the addon (writeback, cache drops, block compression) whatever --hot-path
+// says; main.ts warns when it cannot load.
 const addon = loadNativeHotPath();
 const writer = new WalWriter(
   data.config.wal,

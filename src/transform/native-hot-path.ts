@@ -61,13 +61,16 @@ export interface NativeHotPath {
   startWriteback(fd: number, offset: number, length: number): number;
   /** posix_fadvise(fd, offset, length, POSIX_FADV_DONTNEED): drops the clean pages of that range from the page cache. Returns 0 or the errno. */
   dropCache(fd: number, offset: number, length: number): number;
+  /** One WAL frame from block pieces, snappy-compressed in C: see `CompressBlockCall` (src/wal/format.ts). */
+  compressBlock(pieces: Uint8Array[], skip: number, out: Uint8Array): number;
 }
 
-/** The addon's calls the WAL writer uses (whatever --hot-path says: they are WAL plumbing, not rows). */
+/** The addon's calls the WAL writer uses (whatever --hot-path says: they are WAL plumbing and compression, not rows). */
 export function walNativeCalls(addon: NativeHotPath): WalNativeCalls {
   return {
     startWriteback: (fd, offset, length) => addon.startWriteback(fd, offset, length),
     dropCache: (fd, offset, length) => addon.dropCache(fd, offset, length),
+    compressBlock: (pieces, skip, out) => addon.compressBlock(pieces, skip, out),
   };
 }
 

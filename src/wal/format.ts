@@ -78,6 +78,45 @@ export function compressFrame(payload: Uint8Array): FrameParts {
   return { header, payload: compressed };
 }
 
+/**
+ * The native addon's `compressBlock` (native/hotpath.c): frames the block of `pieces` (the first
+ * whole, the later ones without their first `skip` bytes) into `out`, snappy-compressed, with
+ * the CRC left 0; returns the frame's length, or minus the bytes `out` must have.
+ */
+export type CompressBlockCall = (pieces: Uint8Array[], skip: number, out: Uint8Array) => number;
+
+/** An output buffer grown past this is let go after the frame it was grown for. */
+const KEEP_FRAME_BUFFER = 16 << 20;
+
+/**
+ * Frames made by `compressBlock` in one reused buffer: the flush's merge and compression run in
+ * C, ~2× faster than the `snappy` package (native/hotpath.c, "WAL block compression"), and
+ * nothing is allocated per table. A frame is valid until the next call; the WAL writer writes
+ * it (synchronously) before it frames the next table.
+ */
+export class NativeFramer {
+  readonly #compress: CompressBlockCall;
+  #out = Buffer.allocUnsafeSlow(1 << 20);
+
+  constructor(compress: CompressBlockCall) {
+    this.#compress = compress;
+  }
+
+  /** The frame (length, CRC, payload) of the block `pieces` make; valid until the next call. */
+  frame(pieces: Uint8Array[], skip: number): Buffer {
+    let out = this.#out;
+    let n = this.#compress(pieces, skip, out);
+    if (n < 0) {
+      out = Buffer.allocUnsafeSlow(Math.max(-n, out.length * 2));
+      n = this.#compress(pieces, skip, out);
+      if (out.length <= KEEP_FRAME_BUFFER) this.#out = out;
+    }
+    const frame = out.subarray(0, n);
+    frame.writeUInt32BE(crc32(frame.subarray(WAL.frameHeaderBytes)), 4);
+    return frame;
+  }
+}
+
 /** `compressFrame` as one buffer. */
 export function encodeFrame(payload: Uint8Array): Buffer {
   const { header, payload: body } = compressFrame(payload);

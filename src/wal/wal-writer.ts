@@ -1,5 +1,5 @@
 import type { WalConfig } from '../config/config.js';
-import { compressFrame, SampleType, WAL, writeBlockHeader } from './format.js';
+import { type CompressBlockCall, compressFrame, NativeFramer, SampleType, WAL, writeBlockHeader } from './format.js';
 import { newSegmentId } from './segment-name.js';
 import { type FileRangeCall, SegmentFile, syncDirectoryAsync } from './segment-file.js';
 
@@ -30,19 +30,21 @@ export interface WalDelta {
   flushRequests?: number[];
 }
 
-export type { FileRangeCall };
+export type { CompressBlockCall, FileRangeCall };
 
 /** Whether the writer starts writeback itself (--wal-writeback; with --wal-fsync=always every flush syncs anyway). */
 export function startsWriteback(config: WalConfig): boolean {
   return config.writebackBytes > 0 && config.fsync !== 'always';
 }
 
-/** What the writer takes from the native addon (`walNativeCalls`); it does without either. */
+/** What the writer takes from the native addon (`walNativeCalls`); it does without any of them. */
 export interface WalNativeCalls {
   /** sync_file_range (--wal-writeback). */
   readonly startWriteback?: FileRangeCall;
   /** posix_fadvise DONTNEED (--wal-drop-cache). */
   readonly dropCache?: FileRangeCall;
+  /** Merges and compresses a table's block in C; without it, merged here and compressed by the `snappy` package. */
+  readonly compressBlock?: CompressBlockCall;
 }
 
 /**
@@ -109,6 +111,8 @@ export class WalWriter {
   readonly #startWriteback: FileRangeCall | undefined;
   /** posix_fadvise DONTNEED from the native addon (--wal-drop-cache); undefined: pages stay cached. */
   readonly #dropCache: FileRangeCall | undefined;
+  /** Frames blocks in C (compressBlock); undefined: merged here and compressed by the `snappy` package. */
+  readonly #framer: NativeFramer | undefined;
   /** Bytes appended since writeback was last started. */
   #sinceWriteback = 0;
 
@@ -116,6 +120,7 @@ export class WalWriter {
     this.#config = config;
     this.#startWriteback = startsWriteback(config) ? native.startWriteback : undefined;
     this.#dropCache = config.dropCache ? native.dropCache : undefined;
+    this.#framer = native.compressBlock && new NativeFramer(native.compressBlock);
     this.#writerId = writerId;
     this.#headerLine = Buffer.from(headerLine);
     this.#onIdleDelta = onIdleDelta;
@@ -249,10 +254,10 @@ export class WalWriter {
   #directorySync: Promise<void> | undefined;
 
   #appendBlock(prefix: string, pieces: PendingRows[], rows: number, touched: Map<SegmentFile, number>): void {
-    const payload = pieces.length === 1 ? pieces[0]!.block : this.#merge(pieces);
-    writeBlockHeader(payload, SampleType.metric, rows);
-    const frame = compressFrame(payload);
-    const frameBytes = frame.header.length + frame.payload.length;
+    writeBlockHeader(pieces[0]!.block, SampleType.metric, rows);
+    const frame = this.#frame(pieces);
+    let frameBytes = 0;
+    for (const part of frame) frameBytes += part.byteLength;
     let seg = this.#active.get(prefix);
     if (seg !== undefined && !seg.isEmpty && seg.size + frameBytes > this.#config.maxSegmentBytes && !touched.has(seg)) {
       this.#retire(seg);
@@ -260,24 +265,20 @@ export class WalWriter {
     }
     if (seg === undefined) seg = this.#open(prefix);
     if (!touched.has(seg)) touched.set(seg, seg.size);
-    seg.appendParts([frame.header, frame.payload]);
+    seg.appendParts(frame);
     this.#delta.bytes += frameBytes;
   }
 
-  /** One payload from several pieces: the first whole, the others without their reserved bytes and header line. */
-  #merge(pieces: PendingRows[]): Uint8Array {
+  /**
+   * The frame of one block, as parts for one writev, from its pieces: the first whole, the
+   * others without their reserved bytes and header line. A native frame is valid only until the
+   * next call, so #appendBlock writes it first.
+   */
+  #frame(pieces: PendingRows[]): readonly Uint8Array[] {
     const skip = WAL.blockHeaderBytes + this.#headerLine.length;
-    let bytes = skip;
-    for (const p of pieces) bytes += p.block.byteLength - skip;
-    const payload = Buffer.allocUnsafe(bytes);
-    payload.set(pieces[0]!.block, 0);
-    let at = pieces[0]!.block.byteLength;
-    for (let i = 1; i < pieces.length; i++) {
-      const b = pieces[i]!.block;
-      payload.set(b.subarray(skip), at);
-      at += b.byteLength - skip;
-    }
-    return payload;
+    if (this.#framer !== undefined) return [this.#framer.frame(pieces.map((p) => p.block), skip)];
+    const frame = compressFrame(pieces.length === 1 ? pieces[0]!.block : merge(pieces, skip));
+    return [frame.header, frame.payload];
   }
 
   #open(prefix: string): SegmentFile {
@@ -388,4 +389,19 @@ export class WalWriter {
     while (this.#closing.size > 0 || this.#syncing.size > 0) await Promise.all([...this.#closing, ...[...this.#syncing.keys()].map((s) => s.sync().catch(() => undefined))]);
     return this.takeDelta();
   }
+}
+
+/** One payload from several pieces: the first whole, the others without their first `skip` bytes. */
+function merge(pieces: PendingRows[], skip: number): Uint8Array {
+  let bytes = skip;
+  for (const p of pieces) bytes += p.block.byteLength - skip;
+  const payload = Buffer.allocUnsafe(bytes);
+  payload.set(pieces[0]!.block, 0);
+  let at = pieces[0]!.block.byteLength;
+  for (let i = 1; i < pieces.length; i++) {
+    const b = pieces[i]!.block;
+    payload.set(b.subarray(skip), at);
+    at += b.byteLength - skip;
+  }
+  return payload;
 }
