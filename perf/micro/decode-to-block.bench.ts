@@ -1,6 +1,8 @@
 /**
  * Micro-benchmark of the worker's hot path, stage by stage, on one thread:
  * snappy body → decompress → protobuf decode + rows (MetricsRowBuilder) → WAL blocks (CSV + snappy + CRC).
+ * With the native hot path, decompression and block compression are the addon's too, as in the
+ * server (BodyDecompressor, NativeFramer); with `--hot-path typescript` both are the `snappy` package.
  *
  *   npm run build && node dist/perf/micro/decode-to-block.bench.js [--protocol 1|2] [--series 100000] [--metrics 100]
  *     [--hot-path native|typescript]   (rows in C — 2.0 rewritten as 1.0 first — or all in TypeScript)
@@ -8,14 +10,14 @@
  * Prints the median of 5 runs of samples/s for each stage and for the whole path.
  */
 import { parseArgs } from 'node:util';
-import snappy from 'snappy';
 import xxhash from 'xxhash-wasm';
 import { loadConfig } from '../../src/config/config.js';
 import { decodeWriteRequestV1 } from '../../src/prom/remote-write-v1.js';
 import { decodeWriteRequestV2 } from '../../src/prom/remote-write-v2.js';
 import { MetricsCsvWriter } from '../../src/transform/metrics-csv-writer.js';
 import { selectHotPath } from '../../src/transform/native-hot-path.js';
-import { encodeFrame, SampleType, writeBlockHeader } from '../../src/wal/format.js';
+import { BodyDecompressor } from '../../src/ingest/body-decompressor.js';
+import { encodeFrame, NativeFramer, SampleType, WAL, writeBlockHeader } from '../../src/wal/format.js';
 import { RequestBuilder } from '../lib/request-builder.js';
 
 const { values } = parseArgs({
@@ -40,12 +42,16 @@ const decode = protocol === 2
   ? (raw: Buffer) => rows.encodeV2(raw) || decodeWriteRequestV2(raw, rows)
   : (raw: Buffer) => rows.encodeV1(raw) || decodeWriteRequestV1(raw, rows);
 
+const decompressor = new BodyDecompressor(hotPath, 1 << 30);
+const framer = hotPath && new NativeFramer(hotPath.compressBlock.bind(hotPath));
+const skip = WAL.blockHeaderBytes + rows.schema.headerLine.length;
+
 function blocks(): number {
   let bytes = 0;
   for (const t of rows.tables()) {
     const payload = t.out.buf.subarray(0, t.out.len);
     writeBlockHeader(payload, SampleType.metric, t.rows);
-    bytes += encodeFrame(payload).length;
+    bytes += framer ? framer.frame([payload], skip).length : encodeFrame(payload).length;
   }
   return bytes;
 }
@@ -54,9 +60,8 @@ function run(): { decompress: number; decode: number; block: number } {
   const ms = { decompress: 0, decode: 0, block: 0 };
   for (const body of bodies) {
     let t0 = performance.now();
-    // As the server does (decode-task.ts): copied into a JS buffer. Without the copy the library hands
-    // out external buffers, which cost 20× more on some hosts (docs/performance.md, sixth campaign).
-    const raw = snappy.uncompressSync(body, { asBuffer: true, copyOutputData: true }) as Buffer;
+    // As the server does (decode-task.ts): into one reused buffer natively, else a fresh one.
+    const raw = decompressor.decompress(body);
     let t1 = performance.now();
     ms.decompress += t1 - t0;
     rows.reset();

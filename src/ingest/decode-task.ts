@@ -3,17 +3,16 @@
  * (workers/decode-worker.ts); the main thread never imports it.
  */
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import snappy from 'snappy';
 import xxhash from 'xxhash-wasm';
-import { errorCodeOf, IngestError } from '../errors.js';
+import { errorCodeOf } from '../errors.js';
 import { decodeWriteRequestV1 } from '../prom/remote-write-v1.js';
 import { decodeWriteRequestV2 } from '../prom/remote-write-v2.js';
 import { ByteOutPool } from '../transform/csv-bytes.js';
 import { MetricsCsvWriter, type TableBytes } from '../transform/metrics-csv-writer.js';
 import { loadNativeHotPath, selectHotPath, walNativeCalls } from '../transform/native-hot-path.js';
-import { blockDecodedLength } from '../wal/s2.js';
 import { ArrivalGaps } from '../wal/arrival-gaps.js';
 import { WalWriter, type PendingRows } from '../wal/wal-writer.js';
+import { BodyDecompressor } from './body-decompressor.js';
 import type { DecodeResult, DecodeTask, DecodeWorkerData, WorkerWalMessage } from './task-types.js';
 
 const data = workerData as DecodeWorkerData;
@@ -26,6 +25,8 @@ const builder = new MetricsCsvWriter(data.config.transform, hasher, data.config.
 // The WAL writer uses the addon (writeback, cache drops, block compression) whatever --hot-path
 // says; main.ts warns when it cannot load.
 const addon = loadNativeHotPath();
+// Request bodies decode into one reused buffer with the addon (whatever --hot-path says).
+const bodies = new BodyDecompressor(addon instanceof Error ? undefined : addon, data.config.server.maxDecompressedBytes);
 const writer = new WalWriter(
   data.config.wal,
   threadId,
@@ -33,23 +34,6 @@ const writer = new WalWriter(
   (delta) => parentPort?.postMessage({ type: 'wal-delta', delta } satisfies WorkerWalMessage),
   addon instanceof Error ? {} : walNativeCalls(addon),
 );
-
-/**
- * Decompresses a snappy block after checking its declared size against the limit (the main
- * thread checks the preamble too, while the body arrives; this is the authoritative check).
- */
-function decompressChecked(body: Buffer, maxBytes: number): Buffer {
-  const head = blockDecodedLength(body);
-  if (head === undefined) throw new IngestError('bad_snappy', 'body is not a snappy block (bad length preamble)');
-  if (head.length > maxBytes) {
-    throw new IngestError('decompressed_too_large', `snappy body declares ${head.length} bytes, over the limit of ${maxBytes}`);
-  }
-  try {
-    return snappy.uncompressSync(body, { asBuffer: true, copyOutputData: true }) as Buffer;
-  } catch (e) {
-    throw new IngestError('bad_snappy', `body is not a valid snappy block: ${(e as Error).message}`);
-  }
-}
 
 /** Decides whether a flush waits out --group-commit-delay for the requests after it. */
 const arrivals = new ArrivalGaps();
@@ -62,7 +46,8 @@ let reportedPreparedInC = 0;
 export async function decodeTask(task: DecodeTask): Promise<DecodeResult> {
   try {
     const body = Buffer.from(task.buffer ?? data.ring, task.offset, task.length);
-    const raw = decompressChecked(body, data.config.server.maxDecompressedBytes);
+    // Valid until the next task's decompress: rows are made from it before anything is awaited.
+    const raw = bodies.decompress(body);
     builder.reset();
     if (task.protocol === 'v2') {
       if (!builder.encodeV2(raw)) decodeWriteRequestV2(raw, builder);

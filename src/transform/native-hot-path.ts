@@ -61,6 +61,11 @@ export interface NativeHotPath {
   startWriteback(fd: number, offset: number, length: number): number;
   /** posix_fadvise(fd, offset, length, POSIX_FADV_DONTNEED): drops the clean pages of that range from the page cache. Returns 0 or the errno. */
   dropCache(fd: number, offset: number, length: number): number;
+  /**
+   * Decodes the snappy block `block` into `out`: its length, or -1 when it is corrupt, truncated,
+   * or declares more than `out` holds or other than it decodes to (`BodyDecompressor`).
+   */
+  uncompress(block: Uint8Array, out: Uint8Array): number;
   /** One WAL frame from block pieces, snappy-compressed in C: see `CompressBlockCall` (src/wal/format.ts). */
   compressBlock(pieces: Uint8Array[], skip: number, out: Uint8Array): number;
 }
