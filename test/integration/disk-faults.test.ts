@@ -12,6 +12,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { loadNativeHotPath } from '../../src/transform/native-hot-path.js';
 import { tryParseSegmentName } from '../../src/wal/segment-name.js';
 import { LoadDriver, summarize, type Attempt, type CheckResult } from '../helpers/load.js';
 import { CLI, metricValue, readWal, scrape, startServer, tempDir, type TestServer } from '../helpers/server.js';
@@ -381,11 +382,15 @@ t.test('ENOSPC injected into a segment write: 503, the segment is cut back, late
     await stopAny(server);
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  // The worker appends with one positional fs.writevSync per frame → pwritev(2), on its own
-  // thread (libuv turns the single-buffer segment header into a pwrite64): the 1st pwritev is
-  // the first request's frame; the 2nd and 3rd fail.
+  // The worker appends with one positional fs.writevSync per frame, on its own thread. With the
+  // native addon a frame is one buffer, which libuv writes with pwrite64(2), as it does the
+  // segment header: the 1st pwrite64 is the header, the 2nd the first request's frame, and the
+  // 3rd and 4th fail. (Without the addon a frame is two buffers, a pwritev(2): then the 2nd and
+  // 3rd pwritev fail.) strace counts each syscall per thread.
+  const native = !(loadNativeHotPath() instanceof Error);
+  const call = native ? 'pwrite64' : 'pwritev';
   const args = ['--workers', '1'];
-  const traced = await startTraced(['-e', 'trace=pwrite64,pwritev,ftruncate', '-e', 'inject=pwritev:error=ENOSPC:when=2..3'], args, dir);
+  const traced = await startTraced(['-e', 'trace=pwrite64,pwritev,ftruncate', '-e', `inject=${call}:error=ENOSPC:when=${native ? '3..4' : '2..3'}`], args, dir);
   server = traced.s;
   driver.setTarget(server.url);
   const sizes: number[] = [];
@@ -396,7 +401,7 @@ t.test('ENOSPC injected into a segment write: 503, the segment is cut back, late
     sizes.push(size());
   }
   t.comment(`statuses ${attempts.map((a) => a.status).join(' ')}; segment size after each: ${sizes.join(' ')}`);
-  const injected = straceLines(traced.log).filter((l) => l.includes('pwritev(') && l.includes('(INJECTED)'));
+  const injected = straceLines(traced.log).filter((l) => l.includes(`${call}(`) && l.includes('(INJECTED)'));
   t.equal(injected.length, 2, 'two segment writes failed with ENOSPC');
   t.same(attempts.map((a) => a.status), [204, 503, 503, 204, 204, 204, 204, 204], 'the failed appends get 503; the retry and later requests 204');
   t.match(attempts[1]!.body, /ENOSPC|no space left/i, `message: ${attempts[1]!.body?.trim()}`);
