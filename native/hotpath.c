@@ -1287,28 +1287,20 @@ static int64_t uncompress_block(const uint8_t *in, size_t n, uint8_t *out, size_
         ip += len;
         continue;
       }
-      if ((tag & 3) == 1) {
-        len = 4 + ((tag >> 2) & 7);
-        off = ((size_t)(tag >> 5) << 8) | *ip++;
-        if (off >= 8 && off <= (size_t)(op - out)) {
-          memcpy(op, op - off, 8);
-          memcpy(op + 8, op - off + 8, 8);
-          op += len;
-          continue;
+      if ((tag & 3) == 1 || ((tag & 3) == 2 && tag < (16 << 2))) {
+        if ((tag & 3) == 1) {
+          len = 4 + ((tag >> 2) & 7);
+          off = ((size_t)(tag >> 5) << 8) | *ip++;
+        } else {
+          len = 1 + (size_t)(tag >> 2);
+          off = (size_t)ip[0] | (size_t)ip[1] << 8;
+          ip += 2;
         }
-        goto copy;
-      }
-      if ((tag & 3) == 2 && tag < (16 << 2)) {
-        len = 1 + (size_t)(tag >> 2);
-        off = (size_t)ip[0] | (size_t)ip[1] << 8;
-        ip += 2;
-        if (off >= 8 && off <= (size_t)(op - out)) {
-          memcpy(op, op - off, 8);
-          memcpy(op + 8, op - off + 8, 8);
-          op += len;
-          continue;
-        }
-        goto copy;
+        if (off < 8 || off > (size_t)(op - out)) goto copy; /* overlapping, or checked there */
+        memcpy(op, op - off, 8);
+        memcpy(op + 8, op - off + 8, 8);
+        op += len;
+        continue;
       }
     }
     switch (tag & 3) {
