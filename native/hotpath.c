@@ -1980,8 +1980,18 @@ static napi_value js_uncompress(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * The calls and their meaning as src/transform/native-hot-path.ts expects them
+ * (NATIVE_API_VERSION there): bump both together whenever a call is added or changes. A stale
+ * build of this file is then refused at start-up instead of failing at the first call it lacks.
+ */
+#define API_VERSION 2
+
 NAPI_MODULE_INIT() {
+  napi_value api_version;
+  if (napi_create_uint32(env, API_VERSION, &api_version) != napi_ok) return NULL;
   napi_property_descriptor props[] = {
+      {"apiVersion", NULL, NULL, NULL, NULL, api_version, napi_enumerable, NULL},
       {"create", NULL, js_create, NULL, NULL, NULL, napi_enumerable, NULL},
       {"encodeV1", NULL, js_encode_v1, NULL, NULL, NULL, napi_enumerable, NULL},
       {"transcodeV2", NULL, js_transcode_v2, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -1,10 +1,8 @@
 import snappy from 'snappy';
 import { IngestError } from '../errors.js';
+import { ReusedBuffer } from '../reused-buffer.js';
 import type { NativeHotPath } from '../transform/native-hot-path.js';
 import { blockDecodedLength } from '../wal/s2.js';
-
-/** A decode buffer grown past this is let go after the body it was grown for. */
-const KEEP_BYTES = 16 << 20;
 
 /**
  * Decompresses snappy request bodies after checking the declared size against the limit (the
@@ -14,12 +12,13 @@ const KEEP_BYTES = 16 << 20;
  * is valid until the next call, which suits the decode task (it turns the bytes into rows before
  * it awaits anything). The `snappy` package would hand back a fresh buffer per request, and on
  * the development VM the page faults of that fresh memory cost ~10 % of a core at ~1 M
- * samples/s (docs/performance.md, seventh campaign). Without the addon, the package it is.
+ * samples/s (`ReusedBuffer`). Without the addon, the package it is.
  */
 export class BodyDecompressor {
   readonly #native: NativeHotPath | undefined;
   readonly #maxBytes: number;
-  #out = Buffer.alloc(0);
+  /** Kept up to 16 MiB; a bigger body gets a buffer of its own. */
+  readonly #out = new ReusedBuffer(0, 16 << 20);
 
   constructor(native: NativeHotPath | undefined, maxBytes: number) {
     this.#native = native;
@@ -40,11 +39,7 @@ export class BodyDecompressor {
         throw new IngestError('bad_snappy', `body is not a valid snappy block: ${(e as Error).message}`);
       }
     }
-    let out = this.#out;
-    if (out.length < head.length) {
-      out = Buffer.allocUnsafeSlow(Math.max(head.length, Math.min(2 * out.length, KEEP_BYTES)));
-      if (out.length <= KEEP_BYTES) this.#out = out;
-    }
+    const out = this.#out.atLeast(head.length);
     const n = this.#native.uncompress(body, out);
     if (n < 0) throw new IngestError('bad_snappy', 'body is not a valid snappy block (corrupt, truncated, or not the length its preamble declares)');
     return out.subarray(0, n);

@@ -26,7 +26,16 @@ export interface NativeSeriesRules {
   addValues: readonly Uint8Array[];
 }
 
+/**
+ * The addon's calls as this build expects them (`API_VERSION` in native/hotpath.c): both change
+ * together. A `.node` file left over from an older build is refused when it loads, not at the
+ * first call it lacks.
+ */
+export const NATIVE_API_VERSION = 2;
+
 export interface NativeHotPath {
+  /** `NATIVE_API_VERSION` of the source the addon was built from. */
+  readonly apiVersion: number;
   create(arenaBytes: number, rules?: NativeSeriesRules): NativeContext;
   /**
    * 0: done, outputs ready (tableInfo / copyTable); 1: fall back to the TypeScript decoder.
@@ -97,11 +106,20 @@ export function loadNativeHotPath(): NativeHotPath | Error {
   if (loaded !== undefined) return loaded;
   const file = nativeAddonPath();
   try {
-    loaded = createRequire(import.meta.url)(file) as NativeHotPath;
+    loaded = checkNativeApi(createRequire(import.meta.url)(file) as Partial<NativeHotPath>, file);
   } catch (e) {
     loaded = new Error(`native hot path not available (${file}): ${(e as Error).message.split('\n')[0]}; run \`npm run build\` with a C compiler (gcc) installed`);
   }
   return loaded;
+}
+
+/** The loaded module when it was built from this source's API version, or why not. */
+export function checkNativeApi(addon: Partial<NativeHotPath>, file: string): NativeHotPath | Error {
+  if (addon.apiVersion === NATIVE_API_VERSION) return addon as NativeHotPath;
+  const found = addon.apiVersion === undefined ? 'no API version (an older build)' : `API version ${String(addon.apiVersion)}`;
+  return new Error(
+    `native hot path at ${file} has ${found}, this build needs ${NATIVE_API_VERSION}: it was built from other sources; run \`npm run build\` (needs gcc) to rebuild it`,
+  );
 }
 
 /**

@@ -25,6 +25,7 @@
  */
 import zlib from 'node:zlib';
 import snappy from 'snappy';
+import { ReusedBuffer } from '../reused-buffer.js';
 import { decompressBlock } from './s2.js';
 
 export const WAL = {
@@ -85,9 +86,6 @@ export function compressFrame(payload: Uint8Array): FrameParts {
  */
 export type CompressBlockCall = (pieces: Uint8Array[], skip: number, out: Uint8Array) => number;
 
-/** An output buffer grown past this is let go after the frame it was grown for. */
-const KEEP_FRAME_BUFFER = 16 << 20;
-
 /**
  * Frames made by `compressBlock` in one reused buffer: the flush's merge and compression run in
  * C, at 1.3–1.9× the speed of the `snappy` package on WAL blocks (native/hotpath.c, "WAL block
@@ -96,7 +94,8 @@ const KEEP_FRAME_BUFFER = 16 << 20;
  */
 export class NativeFramer {
   readonly #compress: CompressBlockCall;
-  #out = Buffer.allocUnsafeSlow(1 << 20);
+  /** Kept up to 16 MiB; a bigger frame gets a buffer of its own. */
+  readonly #out = new ReusedBuffer(1 << 20, 16 << 20);
 
   constructor(compress: CompressBlockCall) {
     this.#compress = compress;
@@ -104,12 +103,11 @@ export class NativeFramer {
 
   /** The frame (length, CRC, payload) of the block `pieces` make; valid until the next call. */
   frame(pieces: Uint8Array[], skip: number): Buffer {
-    let out = this.#out;
+    let out = this.#out.current;
     let n = this.#compress(pieces, skip, out);
     if (n < 0) {
-      out = Buffer.allocUnsafeSlow(Math.max(-n, out.length * 2));
+      out = this.#out.atLeast(-n);
       n = this.#compress(pieces, skip, out);
-      if (out.length <= KEEP_FRAME_BUFFER) this.#out = out;
     }
     const frame = out.subarray(0, n);
     frame.writeUInt32BE(crc32(frame.subarray(WAL.frameHeaderBytes)), 4);

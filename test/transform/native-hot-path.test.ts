@@ -6,7 +6,7 @@ import { decodeWriteRequestV1 } from '../../src/prom/remote-write-v1.js';
 import { decodeWriteRequestV2 } from '../../src/prom/remote-write-v2.js';
 import { formatValue } from '../../src/transform/csv-format.js';
 import { MetricsCsvWriter } from '../../src/transform/metrics-csv-writer.js';
-import { loadNativeHotPath, type NativeHotPath } from '../../src/transform/native-hot-path.js';
+import { checkNativeApi, loadNativeHotPath, NATIVE_API_VERSION, type NativeHotPath } from '../../src/transform/native-hot-path.js';
 import { hasher, transformConfig } from '../helpers/rows.js';
 import { histogram, ld, mutate, mutation, RecordingSink, request as anyRequest } from '../fixtures/prom/helpers.js';
 
@@ -424,6 +424,18 @@ function run(native: NativeHotPath): void {
 
 // CI builds the addon (gcc is installed by scripts/install-test-deps.sh); a machine without a
 // compiler can opt out explicitly, never silently.
+t.test('an addon built from other sources is refused when it loads, not at its first call', async (t) => {
+  const stale = checkNativeApi({ formatValue: () => 0 } as Partial<NativeHotPath>, '/x/adx_native.node');
+  t.ok(stale instanceof Error, 'no apiVersion: refused');
+  t.match((stale as Error).message, /\/x\/adx_native\.node has no API version \(an older build\), this build needs \d+.*npm run build/);
+  const other = checkNativeApi({ apiVersion: NATIVE_API_VERSION + 1 } as Partial<NativeHotPath>, 'f.node');
+  t.match((other as Error).message, new RegExp(`API version ${NATIVE_API_VERSION + 1}, this build needs ${NATIVE_API_VERSION}`));
+  const fine = { apiVersion: NATIVE_API_VERSION } as Partial<NativeHotPath>;
+  t.equal(checkNativeApi(fine, 'f.node'), fine, 'the same version: the module itself');
+  const real = loadNativeHotPath();
+  if (!(real instanceof Error)) t.equal(real.apiVersion, NATIVE_API_VERSION, 'the addon built from native/hotpath.c has this version');
+});
+
 const loaded = loadNativeHotPath();
 if (loaded instanceof Error && process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE === '1') {
   t.comment(`skipped: ${loaded.message}`);
