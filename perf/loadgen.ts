@@ -11,21 +11,9 @@ import { parseArgs } from 'node:util';
 import { ArrivalSchedule } from './lib/arrival-schedule.js';
 import { RequestBuilder, type Protocol } from './lib/request-builder.js';
 import { runLoad, type Progress } from './lib/sender.js';
+import { REMOTE_WRITE_HEADERS } from './k6/lib/remote-write-headers.js';
 
-const HEADERS: Readonly<Record<Protocol, Readonly<Record<string, string>>>> = Object.freeze({
-  1: {
-    'Content-Encoding': 'snappy',
-    'Content-Type': 'application/x-protobuf',
-    'X-Prometheus-Remote-Write-Version': '0.1.0',
-    'User-Agent': 'adx-ingestor-loadgen/0.1',
-  },
-  2: {
-    'Content-Encoding': 'snappy',
-    'Content-Type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request',
-    'X-Prometheus-Remote-Write-Version': '2.0.0',
-    'User-Agent': 'adx-ingestor-loadgen/0.1',
-  },
-});
+const USER_AGENT = 'adx-ingestor-loadgen/0.1';
 
 const USAGE = `usage: npx tsx perf/loadgen.ts [flags]
   --url URL                  loopback remote-write endpoint (http://127.0.0.1:9090/api/v1/write)
@@ -223,7 +211,7 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => abort.abort());
   const result = await runLoad(builder, {
     url: cli.url,
-    headers: HEADERS[cli.protocol],
+    headers: { ...REMOTE_WRITE_HEADERS[cli.protocol], 'User-Agent': USER_AGENT },
     connections: cli.connections,
     schedule: open
       ? new ArrivalSchedule({ fromSps: cli.rampFromSps, toSps: cli.rampToSps, warmupMs: cli.warmupMs, rampMs: cli.rampMs, samplesPerRequest: spr })

@@ -15,20 +15,7 @@ import http from 'k6/http';
 import { Counter } from 'k6/metrics';
 import { MANIFEST_FILE, type BodiesManifest } from './lib/bodies-manifest.ts';
 import { SAMPLES_ACKED, loadShape, options as optionsFor } from './lib/load-shape.ts';
-
-/** As loadgen sends them (perf/loadgen.ts HEADERS). */
-const HEADERS: Readonly<Record<BodiesManifest['protocol'], Readonly<Record<string, string>>>> = {
-  1: {
-    'Content-Encoding': 'snappy',
-    'Content-Type': 'application/x-protobuf',
-    'X-Prometheus-Remote-Write-Version': '0.1.0',
-  },
-  2: {
-    'Content-Encoding': 'snappy',
-    'Content-Type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request',
-    'X-Prometheus-Remote-Write-Version': '2.0.0',
-  },
-};
+import { REMOTE_WRITE_HEADERS } from './lib/remote-write-headers.ts';
 
 // Init context: every VU reads the manifest and holds its own copy of every body.
 const dir = __ENV.BODIES ?? fail('BODIES: set it to a directory written by prepare-bodies (an absolute path)');
@@ -40,7 +27,7 @@ if (bodies.length === 0) fail(`${dir}/${MANIFEST_FILE}: no bodies`);
 // The series shape is the bodies'; RATE (samples/s) becomes requests/s by their samples per request.
 const shape = { ...loadShape(), samplesPerRequest: manifest.samplesPerRequest };
 export const options = optionsFor(shape);
-const params = { headers: { ...HEADERS[manifest.protocol], 'User-Agent': 'adx-ingestor-k6/0.1' }, timeout: shape.timeout };
+const params = { headers: { ...REMOTE_WRITE_HEADERS[manifest.protocol], 'User-Agent': 'adx-ingestor-k6/0.1' }, timeout: shape.timeout };
 const samplesAcked = new Counter(SAMPLES_ACKED);
 
 export default function (): void {
