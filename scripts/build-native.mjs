@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'native', 'hotpath.c');
-const out = path.join(root, 'native', 'build', 'adx_native.node');
+// --sanitize: AddressSanitizer and UBSan, for scripts/fuzz-native.ts (never loaded by the server).
+const sanitize = process.argv.includes('--sanitize');
+const out = path.join(root, 'native', sanitize ? 'build-asan' : 'build', 'adx_native.node');
 const cc = process.env.CC || 'cc';
 
 if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs && !process.argv.includes('--force')) process.exit(0);
@@ -25,7 +27,8 @@ try {
   process.exit(0);
 }
 mkdirSync(path.dirname(out), { recursive: true });
-const args = ['-O2', '-std=gnu11', '-Wall', '-Wextra', '-Werror', '-fPIC', '-shared', '-I', include, src, '-o', out];
+const optimize = sanitize ? ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'] : ['-O2'];
+const args = [...optimize, '-std=gnu11', '-Wall', '-Wextra', '-Werror', '-fPIC', '-shared', '-I', include, src, '-o', out];
 try {
   execFileSync(cc, args, { stdio: 'inherit' });
   console.error(`build-native: built ${path.relative(root, out)}`);

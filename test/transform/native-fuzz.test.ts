@@ -1,0 +1,51 @@
+/**
+ * Runs scripts/fuzz-native.ts (the addon under AddressSanitizer and UBSan, fed valid, random and
+ * mutated request bodies, remote write requests and WAL blocks, checked against the TypeScript
+ * writer and the `snappy` package) for a few seconds with a fixed seed, and shows that it catches
+ * a bounds check taken out of the body decoder.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const fuzzer = path.join(root, 'dist', 'scripts', 'fuzz-native.js');
+
+function fuzz(...args: string[]): { status: number | null; output: string } {
+  const run = spawnSync(process.execPath, [fuzzer, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+}
+
+if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE === '1') {
+  t.pass('native addon not built (ADX_INGESTOR_TEST_WITHOUT_NATIVE=1): nothing to fuzz');
+} else {
+  t.test('the addon survives valid, random and mutated inputs and agrees with TypeScript', async (t) => {
+    const { status, output } = fuzz('--seconds', '12', '--seed', '20261122');
+    t.equal(status, 0, `the fuzzer passes:\n${output.slice(-3000)}`);
+    const counts = /encodeV1 (\d+), encodeV2 (\d+), uncompress (\d+), compressBlock (\d+), frames (\d+); no sanitizer report/.exec(output);
+    t.ok(counts, 'it reports what it ran');
+    for (const [i, what] of ['encodeV1', 'encodeV2', 'uncompress', 'compressBlock', 'frames'].entries()) {
+      t.ok(Number(counts?.[i + 1]) >= 100, `${what}: ${counts?.[i + 1]} inputs`);
+    }
+  });
+
+  t.test('it catches a bounds check taken out of the body decoder', async (t) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'adx-fuzz-plant-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const source = readFileSync(path.join(root, 'native', 'hotpath.c'), 'utf8');
+    const check = 'if (off < 8 || off > (size_t)(op - out)) goto copy;';
+    t.ok(source.includes(check), 'the check to take out is still in native/hotpath.c');
+    writeFileSync(path.join(dir, 'planted.c'), source.replace(check, 'if (off < 8) goto copy;'));
+    const include = (createRequire(import.meta.url)('node-api-headers') as { include_dir: string }).include_dir;
+    const addon = path.join(dir, 'planted.node');
+    execFileSync(process.env.CC || 'cc', ['-O1', '-g', '-std=gnu11', '-fPIC', '-shared', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-I', include, path.join(dir, 'planted.c'), '-o', addon]);
+    const { status, output } = fuzz('--seconds', '20', '--seed', '7', '--addon', addon);
+    t.not(status, 0, 'the fuzzer fails');
+    t.match(output, /AddressSanitizer: heap-buffer-overflow[\s\S]*in uncompress_block/, 'with the sanitizer report naming the decoder');
+    t.match(output, /FAILED \(seed 7; replay with --seed 7\)/, 'and the seed to replay it');
+  });
+}
