@@ -25,7 +25,7 @@ export class DecodePool {
 
   /** `onError` hears worker failures outside a task (the pool replaces the worker). */
   constructor(config: Config, ring: SharedArrayBuffer, onWalMessage: (m: WorkerWalMessage) => void, onError: (err: unknown) => void) {
-    const workerData: DecodeWorkerData = { config, ring };
+    const workerData: DecodeWorkerData = { config, ring, tasksPerWorker: TASKS_PER_WORKER };
     this.threads = config.workers;
     this.#pool = new Piscina({
       filename: workerFile(),

@@ -13,6 +13,8 @@ export interface DecodeWorkerData {
   readonly config: Config;
   /** The ingest ring; request bodies are read from it in place. */
   readonly ring: SharedArrayBuffer;
+  /** Tasks the pool hands one worker at once: with that many waiting on a flush, no more can come. */
+  readonly tasksPerWorker: number;
 }
 
 /** One request body: `[offset, offset + length)` of the ring, or of `buffer` for a large body. */

@@ -44,3 +44,41 @@ t.test('queued requests complete in the order they came, give or take what a wor
   const late = done.map((req, rank) => ({ req, rank })).filter(({ req, rank }) => rank > req + 16);
   t.same(late, [], 'no request answered more than 16 places after its turn');
 });
+
+t.test('a worker holding all the tasks the pool gives it flushes at once instead of waiting out the delay', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decode-pool-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // A group-commit delay far longer than the test: only a full worker can make it flush sooner.
+  const config = loadConfig(['--storage-dir', dir, '--workers', '1', '--log-level', 'error', '--group-commit-delay', '1h'], {});
+  const builder = new RequestBuilder({ protocol: 1, samplesPerRequest: 100, series: 1000, metrics: 5, labels: 4, labelValues: 20, seed: 4 });
+  const bodies = Array.from({ length: 10 }, () => Buffer.from(builder.next().body));
+  const ring = new SharedArrayBuffer(bodies.reduce((n, b) => n + b.length, 0));
+  const placed: { offset: number; length: number }[] = [];
+  let at = 0;
+  for (const b of bodies) {
+    new Uint8Array(ring, at, b.length).set(b);
+    placed.push({ offset: at, length: b.length });
+    at += b.length;
+  }
+  const pool = new DecodePool(config, ring, () => undefined, (e) => t.fail(`worker failed: ${String(e)}`));
+  t.teardown(() => pool.destroy());
+  // Two requests alone (no company: written at once) so the worker has seen requests come close together.
+  for (const p of placed.slice(0, 2)) t.ok((await pool.run({ ...p, protocol: 'v1', company: false })).ok, 'a lone request is written at once');
+
+  const answered: number[] = [];
+  const run = (i: number) =>
+    pool.run({ ...placed[i]!, protocol: 'v1', company: true }).then((r) => {
+      t.ok(r.ok, `request ${i} written`);
+      answered.push(i);
+    });
+  const first7 = [2, 3, 4, 5, 6, 7, 8].map(run);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  t.same(answered, [], 'seven requests with company wait for the group commit (the worker takes eight)');
+  const eighth = run(9);
+  const outcome = await Promise.race([
+    Promise.all([...first7, eighth]).then(() => 'flushed'),
+    new Promise((resolve) => setTimeout(() => resolve('still waiting after 30 s'), 30_000).unref()),
+  ]);
+  t.equal(outcome, 'flushed', 'the eighth fills the worker: all eight are written together, without waiting out the delay');
+  t.equal(answered.length, 8);
+});
