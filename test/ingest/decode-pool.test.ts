@@ -10,16 +10,17 @@ import { loadConfig } from '../../src/config/config.js';
 import { DecodePool } from '../../src/ingest/decode-pool.js';
 import { RequestBuilder } from '../../perf/lib/request-builder.js';
 
-t.test('queued requests complete in the order they came, give or take what a worker holds at once', async (t) => {
+/**
+ * A one-worker pool over a ring holding `count` remote write bodies of `samples` samples each;
+ * `placed[i]` is where body i is. Torn down with the test.
+ */
+function poolWithBodies(t: Tap.Test, count: number, samples: number, seed: number, flags: string[] = []) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decode-pool-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const config = loadConfig(['--storage-dir', dir, '--workers', '1', '--log-level', 'error'], {});
-  const builder = new RequestBuilder({ protocol: 1, samplesPerRequest: 200, series: 2000, metrics: 5, labels: 4, labelValues: 20, seed: 3 });
-  const bodies = Array.from({ length: 64 }, () => Buffer.from(builder.next().body));
+  const config = loadConfig(['--storage-dir', dir, '--workers', '1', '--log-level', 'error', ...flags], {});
+  const builder = new RequestBuilder({ protocol: 1, samplesPerRequest: samples, series: 10 * samples, metrics: 5, labels: 4, labelValues: 20, seed });
+  const bodies = Array.from({ length: count }, () => Buffer.from(builder.next().body));
   const ring = new SharedArrayBuffer(bodies.reduce((n, b) => n + b.length, 0));
-  const pool = new DecodePool(config, ring, () => undefined, (e) => t.fail(`worker failed: ${String(e)}`));
-  t.teardown(() => pool.destroy());
-  // One request first, so the worker is up before the burst.
   const placed: { offset: number; length: number }[] = [];
   let at = 0;
   for (const b of bodies) {
@@ -27,6 +28,14 @@ t.test('queued requests complete in the order they came, give or take what a wor
     placed.push({ offset: at, length: b.length });
     at += b.length;
   }
+  const pool = new DecodePool(config, ring, () => undefined, (e) => t.fail(`worker failed: ${String(e)}`));
+  t.teardown(() => pool.destroy());
+  return { pool, placed };
+}
+
+t.test('queued requests complete in the order they came, give or take what a worker holds at once', async (t) => {
+  const { pool, placed } = poolWithBodies(t, 64, 200, 3);
+  // One request first, so the worker is up before the burst.
   const first = await pool.run({ ...placed[0]!, protocol: 'v1', company: false });
   t.ok(first.ok, 'a request decodes');
 
@@ -46,22 +55,8 @@ t.test('queued requests complete in the order they came, give or take what a wor
 });
 
 t.test('a worker holding all the tasks the pool gives it flushes at once instead of waiting out the delay', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decode-pool-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   // A group-commit delay far longer than the test: only a full worker can make it flush sooner.
-  const config = loadConfig(['--storage-dir', dir, '--workers', '1', '--log-level', 'error', '--group-commit-delay', '1h'], {});
-  const builder = new RequestBuilder({ protocol: 1, samplesPerRequest: 100, series: 1000, metrics: 5, labels: 4, labelValues: 20, seed: 4 });
-  const bodies = Array.from({ length: 10 }, () => Buffer.from(builder.next().body));
-  const ring = new SharedArrayBuffer(bodies.reduce((n, b) => n + b.length, 0));
-  const placed: { offset: number; length: number }[] = [];
-  let at = 0;
-  for (const b of bodies) {
-    new Uint8Array(ring, at, b.length).set(b);
-    placed.push({ offset: at, length: b.length });
-    at += b.length;
-  }
-  const pool = new DecodePool(config, ring, () => undefined, (e) => t.fail(`worker failed: ${String(e)}`));
-  t.teardown(() => pool.destroy());
+  const { pool, placed } = poolWithBodies(t, 10, 100, 4, ['--group-commit-delay', '1h']);
   // Two requests alone (no company: written at once) so the worker has seen requests come close together.
   for (const p of placed.slice(0, 2)) t.ok((await pool.run({ ...p, protocol: 'v1', company: false })).ok, 'a lone request is written at once');
 
