@@ -7,12 +7,14 @@
  *   │ free (after wrap) │ in use (FIFO of regions) │ free                  │
  *
  * Invariant: live regions are exactly the FIFO entries; `used` is the sum of their spans
- * (including the gap skipped at a wrap, charged to the region that wrapped).
+ * (including the gap skipped at a wrap, charged to the region that wrapped while regions before
+ * it in the FIFO are live, that is while the gap cannot be allocated).
  */
 interface Region {
   readonly offset: number;
-  /** Bytes charged: the region plus any tail gap skipped to place it. */
-  readonly span: number;
+  readonly length: number;
+  /** Bytes charged: the region plus any tail gap skipped to place it, until that gap is free again. */
+  span: number;
   released: boolean;
 }
 
@@ -64,7 +66,7 @@ export class BodyRing {
       offset = this.#head;
       span = n;
     }
-    const region: Region = { offset, span, released: false };
+    const region: Region = { offset, length: n, span, released: false };
     this.#fifo.push(region);
     this.#byOffset.set(offset, region);
     this.#head = offset + n;
@@ -85,6 +87,13 @@ export class BodyRing {
     while (this.#fifoStart < this.#fifo.length && this.#fifo[this.#fifoStart]!.released) {
       this.#used -= this.#fifo[this.#fifoStart]!.span;
       this.#fifoStart++;
+    }
+    // Once the region that wrapped is the oldest, the gap it skipped at the end is free again
+    // (tryAlloc places new regions there): stop charging it, or `used` would count it twice.
+    const oldest = this.#fifo[this.#fifoStart];
+    if (oldest !== undefined && oldest.span > oldest.length) {
+      this.#used -= oldest.span - oldest.length;
+      oldest.span = oldest.length;
     }
     if (this.#fifoStart > 1024 && this.#fifoStart * 2 > this.#fifo.length) {
       this.#fifo.splice(0, this.#fifoStart);
