@@ -11,10 +11,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const src = path.join(root, 'native', 'hotpath.c');
+/** The value after `--name` on the command line, if given. */
+const option = (name) => {
+  const at = process.argv.indexOf(`--${name}`);
+  return at < 0 ? undefined : process.argv[at + 1];
+};
 // --sanitize: AddressSanitizer and UBSan, for scripts/fuzz-native.ts (never loaded by the server).
+// --src/--out: another source file and output (test/transform/native-fuzz.test.ts builds a copy
+// with a bug planted in it).
 const sanitize = process.argv.includes('--sanitize');
-const out = path.join(root, 'native', sanitize ? 'build-asan' : 'build', 'adx_native.node');
+const src = path.resolve(option('src') ?? path.join(root, 'native', 'hotpath.c'));
+const out = path.resolve(option('out') ?? path.join(root, 'native', sanitize ? 'build-asan' : 'build', 'adx_native.node'));
 const cc = process.env.CC || 'cc';
 
 if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs && !process.argv.includes('--force')) process.exit(0);

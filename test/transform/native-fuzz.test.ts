@@ -6,7 +6,6 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,9 +39,8 @@ if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE === '1') {
     const check = 'if (off < 8 || off > (size_t)(op - out)) goto copy;';
     t.ok(source.includes(check), 'the check to take out is still in native/hotpath.c');
     writeFileSync(path.join(dir, 'planted.c'), source.replace(check, 'if (off < 8) goto copy;'));
-    const include = (createRequire(import.meta.url)('node-api-headers') as { include_dir: string }).include_dir;
     const addon = path.join(dir, 'planted.node');
-    execFileSync(process.env.CC || 'cc', ['-O1', '-g', '-std=gnu11', '-fPIC', '-shared', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-I', include, path.join(dir, 'planted.c'), '-o', addon]);
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'build-native.mjs'), '--sanitize', '--require', '--src', path.join(dir, 'planted.c'), '--out', addon]);
     const { status, output } = fuzz('--seconds', '20', '--seed', '7', '--addon', addon);
     t.not(status, 0, 'the fuzzer fails');
     t.match(output, /AddressSanitizer: heap-buffer-overflow[\s\S]*in uncompress_block/, 'with the sanitizer report naming the decoder');
