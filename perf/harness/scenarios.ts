@@ -228,7 +228,7 @@ export const SCENARIOS: readonly Scenario[] = [
         protocol: '1.0',
         receivers: ALL_RECEIVERS,
         ...ONE_CORE,
-        load: { kind: 'scrape', sender: 'prometheus-agent', targets: 100, metrics: 20, scrapeIntervalS: 1, ratesSps: [50_000, 100_000, 150_000, 200_000], ...SCRAPE_TIMING },
+        load: { kind: 'scrape', sender: 'prometheus-agent', targets: 100, metrics: 20, scrapeIntervalS: 1, ratesSps: [50_000, 100_000, 150_000, 200_000, 300_000, 400_000], ...SCRAPE_TIMING },
         notes: [REAL_SENDER_NOTE, 'The synthetic targets share core 1 with Prometheus.'],
       },
     ],
