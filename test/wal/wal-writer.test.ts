@@ -98,11 +98,13 @@ t.test('--wal-writeback: every appended byte of the active segments is handed to
       t.equal(r.offset, end, 'contiguous');
       t.ok(r.length > 0, 'never empty');
       end = r.offset + r.length;
+      // The partial last page is still being appended to: handing it over would write it twice.
+      t.equal(end % 4096, 0, `ends at a page boundary (${end})`);
     }
     covered.push(end);
   }
   const left = sizes.reduce((a, b) => a + b, 0) - covered.reduce((a, b) => a + b, 0);
-  t.ok(left >= 0 && left < 8 << 10, `${left} bytes not yet handed over, less than one step`);
+  t.ok(left >= 0 && left < (8 << 10) + byFd.size * 4096, `${left} bytes not yet handed over: less than one step and a partial page per segment`);
   t.equal(w.takeDelta().writebackBytes, covered.reduce((a, b) => a + b, 0), 'the delta counts what was handed over');
   const none: FileRangeCall = () => t.fail('writeback with --wal-writeback 0') as unknown as number;
   const off = setup(t, { writebackBytes: 0 }, none);
