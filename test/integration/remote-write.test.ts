@@ -107,7 +107,7 @@ t.test('group commit waits only when other requests could share the flush; --wal
   const s = await startServer(['--group-commit-delay', '3s', '--workers', '1', '--wal-writeback', '1KiB']);
   t.teardown(() => s.stop());
   const noise = (n: number) => Array.from({ length: n }, () => 'abcdefghijklmnopqrstuvwxyz0123456789'[Math.floor(Math.random() * 36)]).join('');
-  const one = (i: number) => encodeWriteRequestV1([{ labels: [['__name__', 'gc'], ['i', String(i)], ['pad', noise(600)]], samples: [{ value: i, timestampMs: now }] }]);
+  const one = (i: number) => encodeWriteRequestV1([{ labels: [['__name__', 'gc'], ['i', String(i)], ['pad', noise(2000)]], samples: [{ value: i, timestampMs: now }] }]);
   // One request after the other, as a Prometheus shard sends: never more than one in flight, so
   // none can share a flush and none waits (10 × 3 s if they did).
   const started = performance.now();
