@@ -1,7 +1,8 @@
 /**
  * Fuzzes the native addon (native/hotpath.c) built with AddressSanitizer and UBSan: every entry
  * point that reads bytes from the network — request bodies (`uncompress`), remote write 1.0 and
- * 2.0 requests (`encodeV1`, `transcodeV2`, with the series cache and the new-series code) — and the
+ * 2.0 requests (`encodeV1`, `transcodeV2`, with the series cache and the new-series code, and with
+ * rows held across requests: `keepRows`, `frameTables`) — and the
  * WAL block encoder (`compressBlock`), with valid inputs, random bytes and mutations of valid
  * inputs. An out-of-bounds read or write, a use after free or undefined behaviour stops the process
  * with the sanitizer's report (exit status non-zero); a wrong result (a decoded body or a frame
@@ -171,12 +172,21 @@ const writers = (
     [[], 8 << 20],
     [['--drop-labels', '.*=pod'], 1 << 20],
   ] as const
-).map(([flags, cacheBytes]) => ({
-  native: new MetricsCsvWriter(transform(...flags), hasher, cacheBytes, undefined, addon),
-  typescript: new MetricsCsvWriter(transform(...flags), hasher, cacheBytes),
-}));
+).map(([flags, cacheBytes]) => {
+  // `kept` holds its rows in C across requests (keepRowsInNative, as the server's workers do);
+  // `held` is what its next frameTables must give back, per table, from the twin's output.
+  const kept = new MetricsCsvWriter(transform(...flags), hasher, cacheBytes, undefined, addon);
+  if (!kept.keepRowsInNative()) throw new Error('keepRowsInNative refused');
+  return {
+    native: new MetricsCsvWriter(transform(...flags), hasher, cacheBytes, undefined, addon),
+    typescript: new MetricsCsvWriter(transform(...flags), hasher, cacheBytes),
+    kept,
+    held: new Map<string, { text: string; rows: number }>(),
+  };
+});
+type Pair = (typeof writers)[number];
 const framer = new NativeFramer(addon.compressBlock.bind(addon));
-const counts: Record<string, number> = { encodeV1: 0, encodeV2: 0, uncompress: 0, compressBlock: 0, frames: 0 };
+const counts: Record<string, number> = { encodeV1: 0, encodeV2: 0, uncompress: 0, compressBlock: 0, frames: 0, kept: 0, frameTables: 0 };
 
 function fail(what: string, detail: string): never {
   console.error(`fuzz-native: ${what}: ${detail} (seed ${seed})`);
@@ -228,6 +238,75 @@ function encode(protocol: 1 | 2, raw: Uint8Array): void {
   if (got !== want) fail(`encodeV${protocol}`, `native and TypeScript differ on ${Buffer.from(raw).toString('base64')}:\n  native     ${got.slice(0, 400)}\n  TypeScript ${want.slice(0, 400)}`);
   if (!got.startsWith('error') && int(4) === 0) frameTables(pair.native);
   counts[`encodeV${protocol}`]!++;
+  keep(pair, protocol, raw, want);
+  if (int(6) === 0 || pair.kept.heldBytes > 4 << 20) frameHeld(pair);
+}
+
+/**
+ * The same request into the writer that keeps rows in C: refused as the twin refused it; taken
+ * by TypeScript with the twin's tables; or held, and then the twin's rows are what its tables'
+ * next frames must add.
+ */
+function keep(pair: Pair, protocol: 1 | 2, raw: Uint8Array, want: string): void {
+  const w = pair.kept;
+  w.reset();
+  let took = false;
+  try {
+    took = protocol === 1 ? w.encodeV1(raw) : w.encodeV2(raw);
+    if (!took) {
+      w.reset();
+      if (protocol === 1) decodeWriteRequestV1(raw, w);
+      else decodeWriteRequestV2(raw, w);
+    }
+  } catch (e) {
+    expected(e, 'kept');
+    if (`error ${(e as IngestError).code}` !== want) fail('kept', `refused (${(e as IngestError).code}) what the twin made ${want.slice(0, 200)}`);
+    return;
+  }
+  if (want.startsWith('error')) fail('kept', `took what the twin refused (${want})`);
+  counts.kept!++;
+  const rows = (w2: MetricsCsvWriter) => [...w2.tables()].map((t) => `${t.prefix}:${t.rows}:${t.out.buf.subarray(t.start, t.out.len).toString('latin1')}`);
+  if (!took) {
+    if (JSON.stringify(rows(w)) !== JSON.stringify(rows(pair.typescript))) fail('kept', 'the TypeScript path of the kept writer differs from the twin');
+    return;
+  }
+  if (rows(w).length > 0) fail('kept', 'rows held in C also came out per request');
+  for (const t of pair.typescript.tables()) {
+    if (t.rows === 0) continue;
+    const h = pair.held.get(t.prefix) ?? { text: '', rows: 0 };
+    pair.held.set(t.prefix, { text: h.text + t.out.buf.subarray(t.start, t.out.len).toString('latin1'), rows: h.rows + t.rows });
+  }
+}
+
+/** frameTables on the kept writer (sometimes first into too small a buffer): each frame must decode to exactly what it held. */
+function frameHeld(pair: Pair): void {
+  const w = pair.kept;
+  const info = new Int32Array(4 * Math.max(1, w.tableIds));
+  const small = w.frameHeld(Buffer.allocUnsafe(int(64)), info);
+  let n = small;
+  let out = Buffer.alloc(0);
+  if (small < 0) {
+    if (w.heldBytes === 0) fail('frameTables', 'asked for room with nothing held');
+    out = Buffer.allocUnsafe(-small + int(100));
+    n = w.frameHeld(out, info);
+  }
+  if (n < 0) fail('frameTables', `asked again for ${-n} bytes with ${out.length}`);
+  const skip = w.schema.headerLine.length;
+  for (let i = 0; i < n; i++) {
+    const prefix = w.prefixOf(info[4 * i]!);
+    const frame = out.subarray(info[4 * i + 1]!, info[4 * i + 1]! + info[4 * i + 2]!);
+    if (frame.readUInt32BE(0) !== frame.length - 8) fail('frameTables', 'frame length field is wrong');
+    const payload = decompressBlock(frame.subarray(WAL.frameHeaderBytes));
+    const h = pair.held.get(prefix);
+    const text = payload.subarray(WAL.blockHeaderBytes + skip).toString('latin1');
+    if (h === undefined || text !== h.text || payload.readUInt32BE(4) !== h.rows || info[4 * i + 3] !== h.rows) {
+      fail('frameTables', `table ${prefix}: framed ${payload.readUInt32BE(4)} rows ${JSON.stringify(text.slice(0, 200))}, held ${h?.rows} rows ${JSON.stringify(h?.text.slice(0, 200))}`);
+    }
+    pair.held.delete(prefix);
+  }
+  if (pair.held.size > 0) fail('frameTables', `tables held but not framed: ${[...pair.held.keys()].join(', ')}`);
+  if (w.heldBytes !== 0) fail('frameTables', 'rows still held after framing');
+  counts.frameTables!++;
 }
 
 function fuzzUncompress(): void {

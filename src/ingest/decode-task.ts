@@ -34,6 +34,9 @@ const writer = new WalWriter(
   (delta) => parentPort?.postMessage({ type: 'wal-delta', delta } satisfies WorkerWalMessage),
   addon instanceof Error ? {} : walNativeCalls(addon),
 );
+// Native rows stay in the addon until the flush frames them, one block per table (see
+// MetricsCsvWriter.keepRowsInNative); only TypeScript-path rows travel as pieces.
+if (builder.keepRowsInNative()) writer.holdBlocksFrom(builder);
 
 /** Decides whether a flush waits out --group-commit-delay for the requests after it. */
 const arrivals = new ArrivalGaps();

@@ -2,7 +2,7 @@ import type { TransformConfig } from '../config/config.js';
 import { IngestError } from '../errors.js';
 import type { NativeHistogram } from '../prom/histogram.js';
 import type { SeriesSink } from '../prom/series-sink.js';
-import { WAL } from '../wal/format.js';
+import { SampleType, WAL, writeBlockHeader } from '../wal/format.js';
 import { ByteOut, ByteOutPool, checkUtf8, timestampInRange, writeCsvField, writeJsonInCsv, writeTimestamp, writeValue } from './csv-bytes.js';
 import { LabelRanges, rangeEquals, rangeEqualsLower, rangeStartsWith } from './label-ranges.js';
 import { normalizeIdentifier, normalizeMetricName } from './metric-name.js';
@@ -99,6 +99,9 @@ export class MetricsCsvWriter implements SeriesSink {
   readonly #nativeStats = new Float64Array(5);
   /** The request being encoded natively (for `prepare` callbacks). */
   #nativeRequest: Uint8Array | undefined;
+  /** `keepRowsInNative` was called: native rows stay in the addon until `frameHeld`. */
+  #keep = false;
+  #heldBytes = 0;
   /** Remote write 2.0 requests rewritten as 1.0 (`encodeV2`); kept between requests up to 16 MiB. */
   #v1Scratch = Buffer.allocUnsafe(0);
   samples = 0;
@@ -228,22 +231,73 @@ export class MetricsCsvWriter implements SeriesSink {
       return false;
     }
     const c = this.#nativeCounters;
-    const tables = c[4]!;
-    if (this.#nativeInfo.length < 3 * tables) this.#nativeInfo = new Int32Array(3 * tables * 2);
-    const info = this.#nativeInfo;
-    native.tableInfo(ctx, info);
-    for (let i = 0; i < tables; i++) {
-      const t = this.#targetById(info[3 * i]!);
-      const out = t.out;
-      out.reserve(info[3 * i + 1]!);
-      out.len += native.copyTable(ctx, info[3 * i]!, out.buf, out.len);
-      t.rows += info[3 * i + 2]!;
+    if (this.#keep) {
+      this.#heldBytes = c[4]!;
+    } else {
+      const tables = c[4]!;
+      if (this.#nativeInfo.length < 3 * tables) this.#nativeInfo = new Int32Array(3 * tables * 2);
+      const info = this.#nativeInfo;
+      native.tableInfo(ctx, info);
+      for (let i = 0; i < tables; i++) {
+        const t = this.#targetById(info[3 * i]!);
+        const out = t.out;
+        out.reserve(info[3 * i + 1]!);
+        out.len += native.copyTable(ctx, info[3 * i]!, out.buf, out.len);
+        t.rows += info[3 * i + 2]!;
+      }
     }
     this.samples += c[0]!;
     this.rows += c[1]!;
     this.exemplars += c[2]!;
     this.droppedSeries += c[3]!;
     return true;
+  }
+
+  /**
+   * From now on, rows the native path writes stay in the addon, added up across requests, until
+   * `frameHeld` turns them into one WAL frame per table (the WAL writer's flush: `HeldBlocks`);
+   * `tables()` then holds only what the TypeScript path wrote. Without this, each request's rows
+   * are copied out table by table into `tables()`; with thousands of tables and a few rows each
+   * per request those copies, buffers and pending entries were most of a core's work. False
+   * (and nothing changes) without the native path.
+   */
+  keepRowsInNative(): boolean {
+    const native = this.#native;
+    const ctx = this.#nativeCtx;
+    if (native === undefined || ctx === undefined) return false;
+    const head = new Uint8Array(WAL.blockHeaderBytes + this.#headerLine.length);
+    writeBlockHeader(head, SampleType.metric, 0);
+    head.set(this.#headerLine, WAL.blockHeaderBytes);
+    native.keepRows(ctx, head);
+    this.#keep = true;
+    return true;
+  }
+
+  /** keepRowsInNative: bytes the addon holds for the next `frameHeld`. */
+  get heldBytes(): number {
+    return this.#heldBytes;
+  }
+
+  /** Table ids handed out so far: `frameHeld`'s `info` needs 4 entries per id. */
+  get tableIds(): number {
+    return this.#tableInfo.length;
+  }
+
+  /** The WAL segment prefix of a table id. */
+  prefixOf(tableId: number): string {
+    return this.#tableInfo[tableId]!.prefix;
+  }
+
+  /**
+   * keepRowsInNative: every held table's block as a WAL frame (CRC left 0) into `out`, with
+   * info ← [tableId, offset, length, rows] per frame; returns the frame count and lets the rows
+   * go, or −(bytes `out` needs) and keeps them.
+   */
+  frameHeld(out: Uint8Array, info: Int32Array): number {
+    if (!this.#keep) return 0;
+    const n = this.#native!.frameTables(this.#nativeCtx!, out, info);
+    if (n >= 0) this.#heldBytes = 0;
+    return n;
   }
 
   /**

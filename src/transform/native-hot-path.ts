@@ -31,7 +31,7 @@ export interface NativeSeriesRules {
  * together. A `.node` file left over from an older build is refused when it loads, not at the
  * first call it lacks.
  */
-export const NATIVE_API_VERSION = 2;
+export const NATIVE_API_VERSION = 3;
 
 export interface NativeHotPath {
   /** `NATIVE_API_VERSION` of the source the addon was built from. */
@@ -59,6 +59,19 @@ export interface NativeHotPath {
   /** Fills [tableId, bytes, rows] per table of the last encode; returns the table count. */
   tableInfo(ctx: NativeContext, out: Int32Array): number;
   copyTable(ctx: NativeContext, tableId: number, dest: Uint8Array, at: number): number;
+  /**
+   * From now on the context holds rows across requests (each table's block starting with
+   * `head`: the block header, zero count, and the CSV header line) until `frameTables`; a request
+   * that falls back or throws takes back what it wrote. encodeV1's counters[4] is then the bytes
+   * held. For the WAL writer's group commit (MetricsCsvWriter.keepRowsInNative).
+   */
+  keepRows(ctx: NativeContext, head: Uint8Array): void;
+  /**
+   * After `keepRows`: every held table's block as one WAL frame (CRC left 0), back to back in
+   * `out`, and info ← [tableId, offset, length, rows] per frame (4 per table id in use); returns
+   * the frame count and lets the rows go, or −(bytes `out` needs) and changes nothing.
+   */
+  frameTables(ctx: NativeContext, out: Uint8Array, info: Int32Array): number;
   /** out ← [hits, misses, entries, arena bytes used, (length ≥ 5:) new series prepared in C rather than by `prepare`]. */
   stats(ctx: NativeContext, out: Float64Array): void;
   /** `formatValue` into `out` (≥ 40 bytes): bytes written, -1 for |v| ≥ 1e21. For tests. */

@@ -1,5 +1,6 @@
 import type { WalConfig } from '../config/config.js';
-import { type CompressBlockCall, compressFrame, NativeFramer, SampleType, WAL, writeBlockHeader } from './format.js';
+import { ReusedBuffer } from '../reused-buffer.js';
+import { type CompressBlockCall, compressFrame, crc32, NativeFramer, SampleType, WAL, writeBlockHeader } from './format.js';
 import { newSegmentId } from './segment-name.js';
 import { type FileRangeCall, SegmentFile, syncDirectoryAsync } from './segment-file.js';
 
@@ -60,6 +61,21 @@ export interface PendingRows {
   readonly done?: () => void;
 }
 
+/**
+ * Rows held outside the writer until its flush frames them: the native hot path's tables
+ * (MetricsCsvWriter.keepRowsInNative), one block per table for all the requests since the last
+ * flush, compressed in one call, with no per-request, per-table pieces in JavaScript.
+ */
+export interface HeldBlocks {
+  /** Bytes held (for the flush-at-8-MiB rule). */
+  readonly heldBytes: number;
+  /** Table ids in use: `frameHeld`'s info needs 4 entries per id. */
+  readonly tableIds: number;
+  /** Every held block as a WAL frame (CRC left 0) into out, info ← [table, offset, length, rows]; the count, or −(bytes out needs). */
+  frameHeld(out: Uint8Array, info: Int32Array): number;
+  prefixOf(tableId: number): string;
+}
+
 interface Waiter {
   resolve(): void;
   reject(err: unknown): void;
@@ -115,6 +131,12 @@ export class WalWriter {
   readonly #framer: NativeFramer | undefined;
   /** Bytes appended since writeback was last started. */
   #sinceWriteback = 0;
+  /** Rows held elsewhere until a flush (`holdBlocksFrom`), and that flush's frames of them. */
+  #held: HeldBlocks | undefined;
+  readonly #heldBuffer = new ReusedBuffer(1 << 20, 16 << 20);
+  /** The last `#frameHeld`'s frames (a buffer of their own when over 16 MiB) and their [table, offset, length, rows]. */
+  #heldFrames: Buffer = this.#heldBuffer.current;
+  #heldInfo = new Int32Array(4 * 256);
 
   constructor(config: WalConfig, writerId: number, headerLine: string, onIdleDelta: (delta: WalDelta) => void, native: WalNativeCalls = {}) {
     this.#config = config;
@@ -144,7 +166,7 @@ export class WalWriter {
       this.#pendingBytes += r.block.byteLength;
     }
     const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
-    const now = !expectMore || this.#config.groupCommitDelayMs <= 0 || this.#pendingBytes >= FLUSH_BYTES;
+    const now = !expectMore || this.#config.groupCommitDelayMs <= 0 || this.#pendingBytes + (this.#held?.heldBytes ?? 0) >= FLUSH_BYTES;
     if (!this.#scheduled) {
       this.#scheduled = true;
       if (now) setImmediate(() => void this.#flush());
@@ -155,6 +177,14 @@ export class WalWriter {
       setImmediate(() => void this.#flush());
     }
     return done;
+  }
+
+  /**
+   * Each flush also writes what `held` holds then: a request whose rows went there calls
+   * `write` (with no rows of its own, or with its TypeScript-path rows) to wait for that flush.
+   */
+  holdBlocksFrom(held: HeldBlocks): void {
+    this.#held = held;
   }
 
   /** Takes the accounting delta accumulated since the last call. */
@@ -175,7 +205,10 @@ export class WalWriter {
     this.#waiters = [];
     const touched = new Map<SegmentFile, number>(); // segment → size before this flush
     try {
+      // Taken first, whatever happens next: rows of requests this flush answers go with it.
+      const held = this.#frameHeld();
       for (const [prefix, p] of pending) this.#appendBlock(prefix, p.pieces, p.rows, touched);
+      for (let i = 0; i < held; i++) this.#appendHeld(i, touched);
     } catch (err) {
       this.#rollback(touched);
       for (const w of waiters) w.reject(err);
@@ -255,7 +288,10 @@ export class WalWriter {
 
   #appendBlock(prefix: string, pieces: PendingRows[], rows: number, touched: Map<SegmentFile, number>): void {
     writeBlockHeader(pieces[0]!.block, SampleType.metric, rows);
-    const frame = this.#frame(pieces);
+    this.#appendFrame(prefix, this.#frame(pieces), touched);
+  }
+
+  #appendFrame(prefix: string, frame: readonly Uint8Array[], touched: Map<SegmentFile, number>): void {
     let frameBytes = 0;
     for (const part of frame) frameBytes += part.byteLength;
     let seg = this.#active.get(prefix);
@@ -274,6 +310,26 @@ export class WalWriter {
    * others without their reserved bytes and header line. A native frame is valid only until the
    * next call, so #appendBlock writes it first.
    */
+  /** Frames everything `#held` holds into `#heldFrames` / `#heldInfo`; the frame count. */
+  #frameHeld(): number {
+    const held = this.#held;
+    if (held === undefined || held.heldBytes === 0) return 0;
+    if (this.#heldInfo.length < 4 * held.tableIds) this.#heldInfo = new Int32Array(8 * held.tableIds);
+    this.#heldFrames = this.#heldBuffer.current;
+    let n = held.frameHeld(this.#heldFrames, this.#heldInfo);
+    if (n < 0) n = held.frameHeld((this.#heldFrames = this.#heldBuffer.atLeast(-n)), this.#heldInfo);
+    return n;
+  }
+
+  /** Appends frame i of the last `#frameHeld`, its CRC filled in. */
+  #appendHeld(i: number, touched: Map<SegmentFile, number>): void {
+    const info = this.#heldInfo;
+    const at = info[4 * i + 1]!;
+    const frame = this.#heldFrames.subarray(at, at + info[4 * i + 2]!);
+    frame.writeUInt32BE(crc32(frame.subarray(WAL.frameHeaderBytes)), 4);
+    this.#appendFrame(this.#held!.prefixOf(info[4 * i]!), [frame], touched);
+  }
+
   #frame(pieces: PendingRows[]): readonly Uint8Array[] {
     const skip = WAL.blockHeaderBytes + this.#headerLine.length;
     if (this.#framer !== undefined) return [this.#framer.frame(pieces.map((p) => p.block), skip)];

@@ -25,9 +25,9 @@ if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE === '1') {
   t.test('the addon survives valid, random and mutated inputs and agrees with TypeScript', async (t) => {
     const { status, output } = fuzz('--seconds', '12', '--seed', '20261122');
     t.equal(status, 0, `the fuzzer passes:\n${output.slice(-3000)}`);
-    const counts = /encodeV1 (\d+), encodeV2 (\d+), uncompress (\d+), compressBlock (\d+), frames (\d+); no sanitizer report/.exec(output);
+    const counts = /encodeV1 (\d+), encodeV2 (\d+), uncompress (\d+), compressBlock (\d+), frames (\d+), kept (\d+), frameTables (\d+); no sanitizer report/.exec(output);
     t.ok(counts, 'it reports what it ran');
-    for (const [i, what] of ['encodeV1', 'encodeV2', 'uncompress', 'compressBlock', 'frames'].entries()) {
+    for (const [i, what] of ['encodeV1', 'encodeV2', 'uncompress', 'compressBlock', 'frames', 'kept', 'frameTables'].entries()) {
       t.ok(Number(counts?.[i + 1]) >= 100, `${what}: ${counts?.[i + 1]} inputs`);
     }
   });
@@ -45,5 +45,19 @@ if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE === '1') {
     t.not(status, 0, 'the fuzzer fails');
     t.match(output, /AddressSanitizer: heap-buffer-overflow[\s\S]*in uncompress_block/, 'with the sanitizer report naming the decoder');
     t.match(output, /FAILED \(seed 7; replay with --seed 7\)/, 'and the seed to replay it');
+  });
+
+  t.test('it catches rows held across requests that a refused request does not take back', async (t) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'adx-fuzz-plant-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const source = readFileSync(path.join(root, 'native', 'hotpath.c'), 'utf8');
+    const check = 't->len = c->marks[i].len;';
+    t.ok(source.includes(check), 'the line to take out is still in native/hotpath.c');
+    writeFileSync(path.join(dir, 'planted.c'), source.replace(check, ''));
+    const addon = path.join(dir, 'planted.node');
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'build-native.mjs'), '--sanitize', '--require', '--src', path.join(dir, 'planted.c'), '--out', addon]);
+    const { status, output } = fuzz('--seconds', '20', '--seed', '7', '--addon', addon);
+    t.not(status, 0, 'the fuzzer fails');
+    t.match(output, /fuzz-native: frameTables: table \S+: framed/, 'on a frame holding more than its requests wrote');
   });
 }

@@ -7,6 +7,7 @@ import { decodeWriteRequestV2 } from '../../src/prom/remote-write-v2.js';
 import { formatValue } from '../../src/transform/csv-format.js';
 import { MetricsCsvWriter } from '../../src/transform/metrics-csv-writer.js';
 import { checkNativeApi, loadNativeHotPath, NATIVE_API_VERSION, type NativeHotPath } from '../../src/transform/native-hot-path.js';
+import { decompressBlock } from '../../src/wal/s2.js';
 import { hasher, transformConfig } from '../helpers/rows.js';
 import { histogram, ld, mutate, mutation, RecordingSink, request as anyRequest } from '../fixtures/prom/helpers.js';
 
@@ -84,6 +85,22 @@ const nativeSeries = fc.record({
   exemplars: fc.nat(2),
 });
 
+/** CSV text as rows: newlines inside quoted fields (label values may hold them) stay in their row. */
+function csvRows(csv: string): string[] {
+  const rows: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < csv.length; i++) {
+    if (csv[i] === '"') quoted = !quoted;
+    else if (csv[i] === '\n' && !quoted) {
+      rows.push(csv.slice(start, i));
+      start = i + 1;
+    }
+  }
+  if (start < csv.length) rows.push(csv.slice(start));
+  return rows;
+}
+
 const argSets = [
   [],
   ['--lift-labels', 'namespace,Pod=PodName'],
@@ -123,6 +140,104 @@ function run(native: NativeHotPath): void {
     // argSets[2] drops and adds labels: those rules live only in TypeScript.
     t.ok(preparedInC[0]! > 50 && preparedInC[1]! > 50 && preparedInC[3]! > 0 && preparedInC[4]! > 5, `C prepared new series itself under the default, lifted, limit and add-labels rules (${preparedInC.join(', ')})`);
     t.equal(preparedInC[2], 0, 'and never under rules that drop labels or metrics');
+  });
+
+  t.test('kept rows (keepRowsInNative): many requests framed at once hold exactly their rows, and unfinished requests take theirs back', async (t) => {
+    let framesSeen = 0;
+    let keptRequests = 0;
+    for (const args of [argSets[0]!, argSets[1]!, argSets[3]!]) {
+      fc.assert(
+        fc.property(fc.array(fc.array(fc.oneof(anySeries, nativeSeries, nativeSeries), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 6 }), fc.constantFrom(4096, 1 << 20), (requests, cache) => {
+          const reference = new MetricsCsvWriter(transformConfig(args), hasher, 0);
+          const kept = new MetricsCsvWriter(transformConfig(args), hasher, cache, undefined, native);
+          if (!kept.keepRowsInNative()) throw new Error('keepRowsInNative refused with the addon loaded');
+          const want = new Map<string, string[]>();
+          const got = new Map<string, string[]>();
+          const add = (to: Map<string, string[]>, prefix: string, csv: string) => {
+            const lines = csvRows(csv);
+            to.set(prefix, [...(to.get(prefix) ?? []), ...lines]);
+          };
+          for (const series of requests) {
+            const body = encodeWriteRequestV1(series);
+            reference.reset();
+            let referenceFailed = false;
+            try {
+              decodeWriteRequestV1(body, reference);
+            } catch {
+              referenceFailed = true;
+            }
+            kept.reset();
+            let keptFailed = false;
+            try {
+              if (kept.encodeV1(body)) keptRequests++;
+              else decodeWriteRequestV1(body, kept);
+            } catch {
+              keptFailed = true;
+            }
+            if (keptFailed !== referenceFailed) throw new Error(`one failed, the other did not: ${JSON.stringify(series)}`);
+            if (referenceFailed) continue;
+            for (const x of reference.tables()) add(want, x.prefix, x.out.buf.subarray(x.start, x.out.len).toString('utf8'));
+            // Rows of requests the TypeScript path took still come out per request.
+            for (const x of kept.tables()) add(got, x.prefix, x.out.buf.subarray(x.start, x.out.len).toString('utf8'));
+          }
+          const info = new Int32Array(4 * Math.max(1, kept.tableIds));
+          const need = kept.heldBytes > 0 ? -kept.frameHeld(new Uint8Array(0), info) : 0;
+          const out = new Uint8Array(need);
+          const n = kept.frameHeld(out, info);
+          for (let i = 0; i < n; i++) {
+            const at = info[4 * i + 1]!;
+            const frame = Buffer.from(out.buffer, at, info[4 * i + 2]!);
+            if (frame.readUInt32BE(0) !== frame.length - 8 || frame.readUInt32BE(4) !== 0) throw new Error('frame header: payload length, CRC left 0');
+            const payload = decompressBlock(frame.subarray(8));
+            if (payload.readUInt16BE(0) !== 0xaaaa || payload[2] !== 1 || payload[3] !== 1) throw new Error('block header');
+            const csv = payload.subarray(8).toString('utf8');
+            if (!csv.startsWith(kept.schema.headerLine)) throw new Error('CSV header line first');
+            const rows = csv.slice(kept.schema.headerLine.length);
+            const count = csvRows(rows).length;
+            if (payload.readUInt32BE(4) !== count || info[4 * i + 3] !== count) throw new Error(`row count ${payload.readUInt32BE(4)} / ${info[4 * i + 3]} for ${count} rows`);
+            add(got, kept.prefixOf(info[4 * i]!), rows);
+            framesSeen++;
+          }
+          if (kept.heldBytes !== 0 || kept.frameHeld(new Uint8Array(1 << 16), info) !== 0) throw new Error('framing lets the rows go');
+          const sorted = (m: Map<string, string[]>) => JSON.stringify([...m].filter(([, l]) => l.length > 0).map(([k, l]) => [k, [...l].sort()]).sort());
+          if (sorted(got) !== sorted(want)) throw new Error(`differ for ${JSON.stringify(requests)}:\n${sorted(got)}\n${sorted(want)}`);
+        }),
+        { numRuns: 150 },
+      );
+    }
+    t.ok(keptRequests > 100 && framesSeen > 100, `C kept ${keptRequests} requests' rows, framed as ${framesSeen} blocks; every row as the TypeScript writer writes it, none of a refused request`);
+  });
+
+  t.test('kept rows: a request that throws or falls back takes back what C wrote of it', async (t) => {
+    const w = new MetricsCsvWriter(transformConfig(['--max-labels-per-series', '2']), hasher, 1 << 20, undefined, native);
+    t.equal(w.keepRowsInNative(), true);
+    const up = (job: string, value = 1): EncodeSeries => ({ labels: [['__name__', 'up'], ['job', job]], samples: [{ value, timestampMs: 1714564800000 }] });
+    const other = (job: string): EncodeSeries => ({ labels: [['__name__', 'other'], ['job', job]], samples: [{ value: 2, timestampMs: 1714564800000 }] });
+    const bad: EncodeSeries = { labels: [['__name__', 'up'], ['job', 'a'], ['x', 'y']], samples: [{ value: 1, timestampMs: 1714564800000 }] };
+    t.equal(w.encodeV1(encodeWriteRequestV1([up('a'), up('b')])), true, 'first request kept');
+    const held = w.heldBytes;
+    t.ok(held > 0, `held ${held} bytes`);
+    w.reset();
+    t.throws(() => w.encodeV1(encodeWriteRequestV1([up('a', 5), other('c'), bad])), { code: 'too_many_labels' }, 'a bad series refuses the request');
+    t.equal(w.heldBytes, held, 'what it wrote before the bad series is taken back');
+    w.reset();
+    const old: EncodeSeries = { labels: [['__name__', 'other'], ['job', 'd']], samples: [{ value: 1, timestampMs: -1000 }] };
+    t.equal(w.encodeV1(encodeWriteRequestV1([up('b', 7), other('c'), old])), false, 'a timestamp before 1970 falls back');
+    t.equal(w.heldBytes, held, 'and takes back its rows too');
+    const info = new Int32Array(4 * w.tableIds);
+    const need = -w.frameHeld(new Uint8Array(8), info);
+    t.ok(need > 8, `too small an out: −${need}, nothing framed`);
+    t.equal(w.heldBytes, held, 'still held');
+    const out = new Uint8Array(need);
+    t.equal(w.frameHeld(out, info), 1, 'one table held');
+    const payload = decompressBlock(out.subarray(8, info[2]!));
+    t.equal(payload.readUInt32BE(4), 2);
+    t.match(payload.subarray(8).toString(), /^Timestamp:datetime,SeriesId:long,Labels:dynamic,Value:real\n2024-05-01T12:00:00Z,-?\d+,"{""job"":""a""}",1\.000000000\n2024-05-01T12:00:00Z,-?\d+,"{""job"":""b""}",1\.000000000\n$/);
+    t.equal(w.frameHeld(out, info), 0, 'then nothing is held');
+    t.throws(() => native.frameTables(native.create(4096), out, info), /without keepRows/);
+    const busy = native.create(4096);
+    native.keepRows(busy, new Uint8Array(8));
+    t.throws(() => native.keepRows(busy, new Uint8Array(4)), TypeError, 'head must hold the block header');
   });
 
   t.test('values format as toFixed(9), exactly, over every kind of double', async (t) => {

@@ -7,7 +7,11 @@ import type { WalConfig } from '../../src/config/config.js';
 import { readSegment } from '../../src/wal/segment-reader.js';
 import { tryParseSegmentName } from '../../src/wal/segment-name.js';
 import { loadNativeHotPath, type NativeHotPath } from '../../src/transform/native-hot-path.js';
-import { WalWriter, type FileRangeCall, type WalDelta } from '../../src/wal/wal-writer.js';
+import { WalWriter, type FileRangeCall, type HeldBlocks, type WalDelta } from '../../src/wal/wal-writer.js';
+import { compressFrame, SampleType, writeBlockHeader } from '../../src/wal/format.js';
+import { MetricsCsvWriter } from '../../src/transform/metrics-csv-writer.js';
+import { encodeWriteRequestV1 } from '../../src/prom/remote-write-encode.js';
+import { hasher, transformConfig } from '../helpers/rows.js';
 
 const HEADER = 'Timestamp:datetime,SeriesId:long,Labels:dynamic,Value:real\n';
 
@@ -77,6 +81,109 @@ t.test('--group-commit-delay: writes within the delay share one block; 8 MiB wai
   await w.closeAll();
   await last;
   t.equal(readSegment(segments()[0]!).blocks.length, 2, 'closeAll flushes what waits for the delay');
+});
+
+/** `HeldBlocks` in plain TypeScript: rows held per table until a flush frames them (CRC left 0, as the addon does). */
+class FakeHeld implements HeldBlocks {
+  readonly prefixes: string[] = [];
+  readonly #rows = new Map<number, string[]>();
+  framings = 0;
+  hold(prefix: string, ...rows: string[]): void {
+    let id = this.prefixes.indexOf(prefix);
+    if (id < 0) id = this.prefixes.push(prefix) - 1;
+    this.#rows.set(id, [...(this.#rows.get(id) ?? []), ...rows]);
+  }
+  get heldBytes(): number {
+    let n = 0;
+    for (const rows of this.#rows.values()) for (const r of rows) n += r.length + 1;
+    return n;
+  }
+  get tableIds(): number {
+    return this.prefixes.length;
+  }
+  prefixOf(id: number): string {
+    return this.prefixes[id]!;
+  }
+  frameHeld(out: Uint8Array, info: Int32Array): number {
+    this.framings++;
+    const frames = [...this.#rows].map(([id, rows]) => {
+      const payload = Buffer.from(`--------${HEADER}${rows.map((r) => `${r}\n`).join('')}`);
+      writeBlockHeader(payload, SampleType.metric, rows.length);
+      const { header, payload: body } = compressFrame(payload);
+      header.writeUInt32BE(0, 4);
+      return { id, rows: rows.length, frame: Buffer.concat([header, body]) };
+    });
+    const need = frames.reduce((n, f) => n + f.frame.length, 0);
+    if (out.length < need) return -need;
+    let at = 0;
+    frames.forEach((f, i) => {
+      out.set(f.frame, at);
+      info.set([f.id, at, f.frame.length, f.rows], 4 * i);
+      at += f.frame.length;
+    });
+    this.#rows.clear();
+    return frames.length;
+  }
+}
+
+t.test('rows held outside the writer (holdBlocksFrom) go with the next flush: one frame per table, CRC filled in, beside the pieces', async (t) => {
+  const { w, segments } = setup(t, { groupCommitDelayMs: 3_600_000 });
+  const held = new FakeHeld();
+  w.holdBlocksFrom(held);
+  held.hold('Metrics_A', 'h0', 'h1');
+  held.hold('Metrics_B', 'h2');
+  const first = w.write([], true); // a request whose rows are all held waits for the flush that writes them
+  held.hold('Metrics_A', 'h3');
+  await Promise.all([first, w.write([rows('Metrics_A', 1, 'p')], false)]);
+  t.equal(held.framings, 1, 'framed once, at the flush');
+  const files = segments();
+  t.equal(files.length, 2);
+  const a = readSegment(files.find((f) => f.includes('_A_'))!);
+  t.same(a.blocks.map((b) => [b.count, b.csv.toString()]), [[1, HEADER + 'p0\n'], [3, HEADER + 'h0\nh1\nh3\n']], 'the pieces block, then the held block, both read back (their CRCs hold)');
+  t.equal(readSegment(files.find((f) => f.includes('_B_'))!).blocks[0]!.csv.toString(), HEADER + 'h2\n');
+  t.equal(held.heldBytes, 0, 'nothing left held');
+  t.equal(w.takeDelta().bytes, files.reduce((n, f) => n + fs.statSync(f).size, 0), 'delta bytes = bytes on disk');
+  await w.write([], false);
+  t.equal(held.framings, 1, 'a flush with nothing held does not ask');
+  // 8 MiB held flush at once, as 8 MiB of pieces do; a frame over the writer's first buffer gets a bigger one.
+  const big = 'y'.repeat(9 << 20);
+  held.hold('Metrics_C', big);
+  const outcome = await Promise.race([w.write([], true).then(() => 'flushed'), new Promise((r) => setTimeout(() => r('still waiting after 20 s'), 20_000).unref())]);
+  t.equal(outcome, 'flushed', 'over 8 MiB held: flushed without waiting out the (1 h) delay');
+  const c = readSegment(segments().find((f) => f.includes('_C_'))!);
+  t.equal(c.blocks[0]!.csv.length, HEADER.length + big.length + 1, 'the big block whole');
+});
+
+t.test('holdBlocksFrom with the native MetricsCsvWriter: requests kept in C come back from the segments row for row', async (t) => {
+  const ok = nativeAndDir(t);
+  if (ok === undefined) return;
+  const { w, segments } = setup(t, { groupCommitDelayMs: 3_600_000 });
+  const builder = new MetricsCsvWriter(transformConfig(), hasher, 1 << 20, undefined, ok.addon);
+  t.equal(builder.keepRowsInNative(), true);
+  w.holdBlocksFrom(builder);
+  const waits: Promise<void>[] = [];
+  const sent: string[] = [];
+  for (let r = 0; r < 5; r++) {
+    const series = Array.from({ length: 40 }, (_, i) => ({ labels: [['__name__', `m${i % 7}`], ['job', `j${i}`]] as [string, string][], samples: [{ value: r * 100 + i, timestampMs: 1714564800000 + r }] }));
+    builder.reset();
+    t.equal(builder.encodeV1(encodeWriteRequestV1(series)), true, `request ${r} kept in C`);
+    t.equal([...builder.tables()].length, 0, 'nothing copied out per request');
+    for (const s of series) sent.push(`${s.labels[0]![1].toUpperCase()} ${s.labels[1]![1]} ${s.samples[0]!.value}`); // table names are capitalised
+    waits.push(w.write([...builder.tables()].map((x) => ({ prefix: x.prefix, rows: x.rows, block: x.out.buf.subarray(0, x.out.len) })), r < 4));
+  }
+  await Promise.all(waits);
+  const got: string[] = [];
+  for (const f of segments()) {
+    const table = tryParseSegmentName(path.basename(f))!.table;
+    const { blocks } = readSegment(f);
+    t.equal(blocks.length, 1, `${table}: one block for all five requests`);
+    for (const line of blocks[0]!.csv.toString().split('\n').slice(1, -1)) {
+      const m = /"{""job"":""(j\d+)""}",(\d+)\.0+$/.exec(line);
+      got.push(`${table} ${m?.[1]} ${Number(m?.[2])}`);
+    }
+  }
+  t.equal(segments().length, 7, 'one segment per metric');
+  t.same(got.sort(), sent.sort(), 'every sample once, in its table');
 });
 
 t.test('--wal-writeback: every appended byte of the active segments is handed to writeback once, in order', async (t) => {
