@@ -204,14 +204,14 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'vmagent-backlog',
     description:
-      'vmagent (core 1) sending a 30 M-sample backlog of 300 k series (100 targets × 3000, scraped every second for 100 s while no receiver answered) to each receiver (core 0), as fast as it takes it.',
+      'vmagent (core 1) sending a 60 M-sample backlog of 300 k series (100 targets × 3000, scraped every second for 200 s while no receiver answered) to each receiver (core 0), as fast as it takes it.',
     runs: 3,
     legs: [
       {
         protocol: '1.0',
         receivers: ALL_RECEIVERS,
         ...ONE_CORE,
-        load: { kind: 'backlog', sender: 'vmagent', targets: 100, metrics: 20, scrapeIntervalS: 1, fillSps: 300_000, fillS: 100, queues: 4, warmupMs: 5000, maxWindowMs: 60_000, minWindowMs: 5000 },
+        load: { kind: 'backlog', sender: 'vmagent', targets: 100, metrics: 20, scrapeIntervalS: 1, fillSps: 300_000, fillS: 200, queues: 4, warmupMs: 5000, maxWindowMs: 60_000, minWindowMs: 5000 },
         notes: [
           'Real sender, closed model: the figure is maxSps, the receiver\'s storing rate while vmagent (4 requests in flight, its default on 2 cores; ~10 k samples per request) drains its on-disk queue; sustained rate and latency at 50 %/80 % do not apply.',
           'The same backlog (filled once, copied for each run) goes to every receiver; vmagent alone shares core 1 with nothing else while draining.',
