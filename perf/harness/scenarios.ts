@@ -188,6 +188,20 @@ export const SCENARIOS: readonly Scenario[] = [
     ],
   },
   {
+    name: 'rw1-1000-tables',
+    description: 'Remote write 1.0, 100 k active series over 1000 metric names (tables): receiver on core 0, loadgen on core 1.',
+    runs: 3,
+    legs: [
+      {
+        protocol: '1.0',
+        receivers: ALL_RECEIVERS,
+        ...ONE_CORE,
+        load: { ...LOADGEN, metrics: 1000 },
+        notes: ["Each metric name is a table in adx-mon's data model: a request of 2000 samples touches ~860 tables with ~2 rows each, so per-table costs (a block, a write) weigh as much as per-row ones. Real fleets expose hundreds to thousands of metric names."],
+      },
+    ],
+  },
+  {
     name: 'vmagent',
     description: 'vmagent (core 1) scraping 100 synthetic targets every second, remote write 1.0 to each receiver (core 0).',
     runs: 3,
@@ -279,7 +293,7 @@ export const SCENARIOS: readonly Scenario[] = [
 
 /** Names that run several scenarios in sequence. */
 export const SCENARIO_GROUPS: Readonly<Record<string, readonly string[]>> = Object.freeze({
-  all: ['rw1-one-core', 'rw1-two-cores', 'rw2-one-core', 'rw1-1m-series', 'vmagent', 'prometheus-agent', 'vmagent-backlog'],
+  all: ['rw1-one-core', 'rw1-two-cores', 'rw2-one-core', 'rw1-1m-series', 'rw1-1000-tables', 'vmagent', 'prometheus-agent', 'vmagent-backlog'],
 });
 
 export function findScenario(name: string): Scenario | undefined {

@@ -28,7 +28,7 @@ t.test('bad flags', async (t) => {
 
 t.test('scenarios: the catalogue the brief asks for', async (t) => {
   const names = SCENARIOS.map((s) => s.name);
-  for (const n of ['rw1-one-core', 'rw1-two-cores', 'rw2-one-core', 'rw1-1m-series', 'vmagent', 'prometheus-agent', 'smoke']) t.ok(names.includes(n), n);
+  for (const n of ['rw1-one-core', 'rw1-two-cores', 'rw2-one-core', 'rw1-1m-series', 'rw1-1000-tables', 'vmagent', 'prometheus-agent', 'smoke']) t.ok(names.includes(n), n);
   t.same(legReceivers(findScenario('rw2-one-core')!.legs[0]!, undefined), ['adx-ingestor'], '2.0: peers do not speak it');
   t.same(legReceivers(findScenario('rw1-one-core')!.legs[0]!, ['prometheus']), ['prometheus']);
   t.same(legReceivers(findScenario('rw1-one-core')!.legs[0]!, undefined), ['adx-ingestor', 'victoria-metrics', 'prometheus'], 'interleaving order');
