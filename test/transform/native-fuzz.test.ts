@@ -32,31 +32,29 @@ if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE === '1') {
     }
   });
 
-  t.test('it catches a bounds check taken out of the body decoder', async (t) => {
+  /** The fuzzer (seed 7, up to 20 s) against native/hotpath.c with `line` replaced by `planted`. */
+  const plantedRun = (t: Tap.Test, line: string, planted: string) => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'adx-fuzz-plant-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const source = readFileSync(path.join(root, 'native', 'hotpath.c'), 'utf8');
-    const check = 'if (off < 8 || off > (size_t)(op - out)) goto copy;';
-    t.ok(source.includes(check), 'the check to take out is still in native/hotpath.c');
-    writeFileSync(path.join(dir, 'planted.c'), source.replace(check, 'if (off < 8) goto copy;'));
+    t.ok(source.includes(line), 'the line to change is still in native/hotpath.c');
+    writeFileSync(path.join(dir, 'planted.c'), source.replace(line, planted));
     const addon = path.join(dir, 'planted.node');
     execFileSync(process.execPath, [path.join(root, 'scripts', 'build-native.mjs'), '--sanitize', '--require', '--src', path.join(dir, 'planted.c'), '--out', addon]);
-    const { status, output } = fuzz('--seconds', '20', '--seed', '7', '--addon', addon);
+    return fuzz('--seconds', '20', '--seed', '7', '--addon', addon);
+  };
+
+  t.test('it catches a bounds check taken out of the body decoder', async (t) => {
+    const { status, output } = plantedRun(t, 'if (off < 8 || off > (size_t)(op - out)) goto copy;', 'if (off < 8) goto copy;');
     t.not(status, 0, 'the fuzzer fails');
-    t.match(output, /AddressSanitizer: heap-buffer-overflow[\s\S]*in uncompress_block/, 'with the sanitizer report naming the decoder');
+    // A read past the block lands in whatever the heap holds there: an overflow, or memory V8's
+    // compiler threads freed (both seen, from the same seed); either way the decoder is named.
+    t.match(output, /AddressSanitizer: heap-(buffer-overflow|use-after-free) on address[\s\S]*in uncompress_block/, 'with the sanitizer report naming the decoder');
     t.match(output, /FAILED \(seed 7; replay with --seed 7\)/, 'and the seed to replay it');
   });
 
   t.test('it catches rows held across requests that a refused request does not take back', async (t) => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'adx-fuzz-plant-'));
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    const source = readFileSync(path.join(root, 'native', 'hotpath.c'), 'utf8');
-    const check = 't->len = c->marks[i].len;';
-    t.ok(source.includes(check), 'the line to take out is still in native/hotpath.c');
-    writeFileSync(path.join(dir, 'planted.c'), source.replace(check, ''));
-    const addon = path.join(dir, 'planted.node');
-    execFileSync(process.execPath, [path.join(root, 'scripts', 'build-native.mjs'), '--sanitize', '--require', '--src', path.join(dir, 'planted.c'), '--out', addon]);
-    const { status, output } = fuzz('--seconds', '20', '--seed', '7', '--addon', addon);
+    const { status, output } = plantedRun(t, 't->len = c->marks[i].len;', '');
     t.not(status, 0, 'the fuzzer fails');
     t.match(output, /fuzz-native: frameTables: table \S+: framed/, 'on a frame holding more than its requests wrote');
   });
