@@ -1177,6 +1177,14 @@ static const uint8_t *lz_boundaries(void) {
 /* The most `compress_block` can write for `n` bytes (Google's bound). */
 static inline size_t lz_max_compressed(size_t n) { return 32 + n + n / 6; }
 
+/* v as 4 big-endian bytes at o (WAL frame lengths, block row counts). */
+static inline void put_u32be(uint8_t *o, uint32_t v) {
+  o[0] = (uint8_t)(v >> 24);
+  o[1] = (uint8_t)(v >> 16);
+  o[2] = (uint8_t)(v >> 8);
+  o[3] = (uint8_t)v;
+}
+
 static uint8_t *lz_literal(uint8_t *o, const uint8_t *s, size_t n) {
   if (n == 0) return o;
   size_t m = n - 1;
@@ -1923,15 +1931,9 @@ static napi_value js_frame_tables(napi_env env, napi_callback_info info) {
   size_t at = 0;
   for (uint32_t i = 0; i < c->ntouched; i++) {
     TableOut *t = &c->tables[c->touched[i]];
-    t->buf[4] = (uint8_t)(t->rows >> 24);
-    t->buf[5] = (uint8_t)(t->rows >> 16);
-    t->buf[6] = (uint8_t)(t->rows >> 8);
-    t->buf[7] = (uint8_t)t->rows;
+    put_u32be(t->buf + 4, t->rows); /* the block header's row count */
     size_t written = compress_block(t->buf, t->len, out + at + 8);
-    out[at] = (uint8_t)(written >> 24);
-    out[at + 1] = (uint8_t)(written >> 16);
-    out[at + 2] = (uint8_t)(written >> 8);
-    out[at + 3] = (uint8_t)written;
+    put_u32be(out + at, (uint32_t)written);
     memset(out + at + 4, 0, 4);
     o[4 * i] = c->touched[i];
     o[4 * i + 1] = (int32_t)at;
@@ -2102,10 +2104,7 @@ static napi_value js_compress_block(napi_env env, napi_callback_info info) {
     src = scratch->buf;
   }
   size_t written = compress_block(src, total, out + 8);
-  out[0] = (uint8_t)(written >> 24);
-  out[1] = (uint8_t)(written >> 16);
-  out[2] = (uint8_t)(written >> 8);
-  out[3] = (uint8_t)written;
+  put_u32be(out, (uint32_t)written);
   memset(out + 4, 0, 4);
   CHECK(napi_create_double(env, (double)(8 + written), &result));
   return result;

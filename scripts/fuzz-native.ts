@@ -226,8 +226,12 @@ function outcome(w: MetricsCsvWriter, protocol: 1 | 2, raw: Uint8Array, native: 
     expected(e, `encodeV${protocol}`);
     return `error ${(e as IngestError).code}`;
   }
-  const tables = [...w.tables()].map((t) => `${t.prefix}:${t.rows}:${t.out.buf.subarray(t.start, t.out.len).toString('latin1')}`);
-  return JSON.stringify([w.samples, w.rows, w.exemplars, w.droppedSeries, w.histograms, tables]);
+  return JSON.stringify([w.samples, w.rows, w.exemplars, w.droppedSeries, w.histograms, tableRows(w)]);
+}
+
+/** A writer's tables after a request: prefix, row count and rows of each. */
+function tableRows(w: MetricsCsvWriter): string[] {
+  return [...w.tables()].map((t) => `${t.prefix}:${t.rows}:${t.out.buf.subarray(t.start, t.out.len).toString('latin1')}`);
 }
 
 /** The native writer on `raw`, checked against its TypeScript twin; sometimes its tables framed too. */
@@ -265,12 +269,11 @@ function keep(pair: Pair, protocol: 1 | 2, raw: Uint8Array, want: string): void 
   }
   if (want.startsWith('error')) fail('kept', `took what the twin refused (${want})`);
   counts.kept!++;
-  const rows = (w2: MetricsCsvWriter) => [...w2.tables()].map((t) => `${t.prefix}:${t.rows}:${t.out.buf.subarray(t.start, t.out.len).toString('latin1')}`);
   if (!took) {
-    if (JSON.stringify(rows(w)) !== JSON.stringify(rows(pair.typescript))) fail('kept', 'the TypeScript path of the kept writer differs from the twin');
+    if (JSON.stringify(tableRows(w)) !== JSON.stringify(tableRows(pair.typescript))) fail('kept', 'the TypeScript path of the kept writer differs from the twin');
     return;
   }
-  if (rows(w).length > 0) fail('kept', 'rows held in C also came out per request');
+  if (tableRows(w).length > 0) fail('kept', 'rows held in C also came out per request');
   for (const t of pair.typescript.tables()) {
     if (t.rows === 0) continue;
     const h = pair.held.get(t.prefix) ?? { text: '', rows: 0 };

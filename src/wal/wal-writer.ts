@@ -305,11 +305,6 @@ export class WalWriter {
     this.#delta.bytes += frameBytes;
   }
 
-  /**
-   * The frame of one block, as parts for one writev, from its pieces: the first whole, the
-   * others without their reserved bytes and header line. A native frame is valid only until the
-   * next call, so #appendBlock writes it first.
-   */
   /** Frames everything `#held` holds into `#heldFrames` / `#heldInfo`; the frame count. */
   #frameHeld(): number {
     const held = this.#held;
@@ -330,6 +325,11 @@ export class WalWriter {
     this.#appendFrame(this.#held!.prefixOf(info[4 * i]!), [frame], touched);
   }
 
+  /**
+   * The frame of one block, as parts for one writev, from its pieces: the first whole, the
+   * others without their reserved bytes and header line. A native frame is valid only until the
+   * next call, so #appendBlock writes it first.
+   */
   #frame(pieces: PendingRows[]): readonly Uint8Array[] {
     const skip = WAL.blockHeaderBytes + this.#headerLine.length;
     if (this.#framer !== undefined) return [this.#framer.frame(pieces.map((p) => p.block), skip)];
