@@ -135,14 +135,14 @@ export class SegmentFile {
 
   /**
    * Hands the whole pages appended since the last call to `start` (sync_file_range: begin writing them
-   * to disk, don't wait). Returns how many bytes that was; 0 when there were none or the call
-   * failed (it is advisory: the kernel writes them back later anyway). With `drop`, first drops
-   * from the page cache what earlier calls before the previous one handed over: their writeback
-   * had a whole round to finish, so their pages are clean (any still dirty are skipped).
+   * to disk, don't wait), once there are at least `minBytes` of them. Returns how many bytes that
+   * was; 0 when there were fewer or the call failed (it is advisory: the kernel writes them back
+   * later anyway). With `drop`, first drops from the page cache what calls before the previous one
+   * handed over: their writeback had a whole round to finish, so their pages are clean (any still
+   * dirty are skipped).
    */
-  startWriteback(start: FileRangeCall, drop?: FileRangeCall): number {
+  startWriteback(start: FileRangeCall, drop?: FileRangeCall, minBytes = WRITEBACK_PAGE): number {
     if (this.#fd < 0) return 0;
-    if (drop !== undefined) this.#dropUpTo(drop, this.#pushedBefore);
     const from = Math.min(this.#pushed, this.#size);
     // Whole pages only: the partial last page is still being appended to. Handed over, it would
     // be written now and again once it fills. With many tables, each appending a few KiB per
@@ -150,7 +150,8 @@ export class SegmentFile {
     // with 100 tables), and now 1.0×. The tail goes with the next step, or at the close.
     const end = Math.floor(this.#size / WRITEBACK_PAGE) * WRITEBACK_PAGE;
     const length = end - from;
-    if (length <= 0) return 0;
+    if (length <= 0 || length < minBytes) return 0;
+    if (drop !== undefined) this.#dropUpTo(drop, this.#pushedBefore);
     this.#pushedBefore = from;
     this.#pushed = end;
     return start(this.#fd, from, length) === 0 ? length : 0;

@@ -33,6 +33,19 @@ export interface WalDelta {
 
 export type { CompressBlockCall, FileRangeCall };
 
+/**
+ * The least a segment hands to writeback in one round: a 64th of --wal-writeback (64 KiB at the
+ * default 4 MiB), at least a page. Rounds that handed every active segment its new pages made one
+ * sync_file_range (one bio, one device kick) and one posix_fadvise per table per round: with 1000
+ * tables a 4 MiB round gave each ~4 KiB, and those calls took 25 % of the worker's core at 420 k
+ * samples/s (one core, loadgen with 1000 metric names; p99 58–62 ms). With the chunk: 6 % (p99
+ * 40–47 ms). A segment with less waits for a later round or its close, so dirty WAL pages stay
+ * under --wal-writeback plus one chunk per active segment.
+ */
+export function writebackChunk(writebackBytes: number): number {
+  return Math.max(4096, Math.floor(writebackBytes / 64 / 4096) * 4096);
+}
+
 /** Whether the writer starts writeback itself (--wal-writeback; with --wal-fsync=always every flush syncs anyway). */
 export function startsWriteback(config: WalConfig): boolean {
   return config.writebackBytes > 0 && config.fsync !== 'always';
@@ -260,8 +273,9 @@ export class WalWriter {
   #writeback(): void {
     this.#sinceWriteback = 0;
     let bytes = 0;
+    const minBytes = writebackChunk(this.#config.writebackBytes);
     for (const seg of this.#active.values()) {
-      bytes += seg.startWriteback(this.#startWriteback!, this.#dropCache);
+      bytes += seg.startWriteback(this.#startWriteback!, this.#dropCache, minBytes);
       this.#noteDropped(seg);
     }
     this.#delta.writebackBytes = (this.#delta.writebackBytes ?? 0) + bytes;

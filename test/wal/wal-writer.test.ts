@@ -7,7 +7,7 @@ import type { WalConfig } from '../../src/config/config.js';
 import { readSegment } from '../../src/wal/segment-reader.js';
 import { tryParseSegmentName } from '../../src/wal/segment-name.js';
 import { loadNativeHotPath, type NativeHotPath } from '../../src/transform/native-hot-path.js';
-import { WalWriter, type FileRangeCall, type HeldBlocks, type WalDelta } from '../../src/wal/wal-writer.js';
+import { WalWriter, writebackChunk, type FileRangeCall, type HeldBlocks, type WalDelta } from '../../src/wal/wal-writer.js';
 import { compressFrame, SampleType, writeBlockHeader } from '../../src/wal/format.js';
 import { MetricsCsvWriter } from '../../src/transform/metrics-csv-writer.js';
 import { encodeWriteRequestV1 } from '../../src/prom/remote-write-encode.js';
@@ -28,6 +28,8 @@ function setup(t: Tap.Test, over: Partial<WalConfig> = {}, startWriteback?: File
   return { dir, w, idle, segments };
 }
 
+type RangeCall = { fd: number; offset: number; length: number };
+const recorder = (calls: RangeCall[]): FileRangeCall => (fd, offset, length) => (calls.push({ fd, offset, length }), 0);
 /** A block payload as the transform lays it out: reserved block header, CSV header line, rows. */
 const block = (csv: string) => Buffer.concat([Buffer.alloc(8), Buffer.from(HEADER), Buffer.from(csv)]);
 const rows = (prefix: string, n: number, tag = 'x') => ({ prefix, rows: n, block: block(Array.from({ length: n }, (_, i) => `${tag}${i}\n`).join('')) });
@@ -223,6 +225,43 @@ t.test('--wal-writeback: every appended byte of the active segments is handed to
   t.equal(failing.w.takeDelta().writebackBytes ?? 0, 0);
 });
 
+t.test('--wal-writeback with many tables: a segment waits until it has a 64th of a step, so calls stay few and large', async (t) => {
+  t.equal(writebackChunk(4 << 20), 64 << 10, 'the default 4 MiB step: 64 KiB');
+  t.equal(writebackChunk(8 << 10), 4096, 'never less than a page');
+  t.equal(writebackChunk(1_000_000), 12288, 'whole pages');
+  const calls: RangeCall[] = [];
+  const drops: RangeCall[] = [];
+  const step = 1 << 20;
+  const chunk = writebackChunk(step);
+  const { w, segments } = setup(t, { writebackBytes: step, dropCache: true }, recorder(calls), recorder(drops));
+  // 200 tables (the busiest ten get far more rows), ~1-60 KiB per table per flush.
+  const tables = Array.from({ length: 200 }, (_, i) => `Metrics_T${i}`);
+  for (let i = 0; i < 60; i++) await w.write(tables.map((p, k) => rows(p, k < 10 ? 2000 : 20, `${p}-${i}-`)));
+  const files = segments();
+  const sizes = new Map<number, number>();
+  const byFd = new Map<number, RangeCall[]>();
+  for (const c of calls) byFd.set(c.fd, [...(byFd.get(c.fd) ?? []), c]);
+  for (const ranges of byFd.values()) {
+    let end = 0;
+    for (const r of ranges) {
+      t.equal(r.offset, end, 'contiguous');
+      t.ok(r.length >= chunk, `at least ${chunk} bytes (${r.length})`);
+      end = r.offset + r.length;
+      t.equal(end % 4096, 0, 'ends at a page boundary');
+    }
+    sizes.set(ranges[0]!.fd, end);
+  }
+  const total = files.reduce((n, f) => n + fs.statSync(f).size, 0);
+  const handed = [...sizes.values()].reduce((a, b) => a + b, 0);
+  t.ok(total - handed < step + files.length * chunk, `${total - handed} of ${total} bytes not yet handed over: under a step plus a chunk per segment`);
+  t.ok(handed > total / 2, `most bytes were handed over (${handed})`);
+  t.ok(byFd.size < 200, `the quiet tables' segments waited: ${byFd.size} of 200 had writeback`);
+  // Every 4096-byte-per-segment round, as before, would have made ~200 calls per round.
+  const rounds = Math.floor(total / step);
+  t.ok(calls.length < rounds * 40, `${calls.length} calls in ~${rounds} rounds`);
+  for (const d of drops) t.ok(byFd.has(d.fd), 'drops only follow writeback');
+});
+
 t.test('the native startWriteback calls sync_file_range on a real file', async (t) => {
   const native = nativeAndDir(t);
   if (native === undefined) return;
@@ -237,9 +276,6 @@ t.test('the native startWriteback calls sync_file_range on a real file', async (
   t.throws(() => (addon.startWriteback as (...a: unknown[]) => number)('x', 0, 1), TypeError);
   t.throws(() => addon.startWriteback(0, -5, 1), TypeError);
 });
-
-type RangeCall = { fd: number; offset: number; length: number };
-const recorder = (calls: RangeCall[]): FileRangeCall => (fd, offset, length) => (calls.push({ fd, offset, length }), 0);
 
 t.test('--wal-drop-cache: each round drops, from a 64 KiB boundary, what was handed to writeback before the previous round; closing drops the rest', async (t) => {
   const wb: RangeCall[] = [];
