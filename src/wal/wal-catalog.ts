@@ -35,6 +35,7 @@ export class WalCatalog {
   #dropped: Counter | undefined;
   #flushSeconds: Histogram | undefined;
   #flushRequests: Histogram | undefined;
+  #flushWait: Histogram | undefined;
 
   constructor(config: WalConfig, log: Logger, registry: Registry) {
     this.#config = config;
@@ -88,6 +89,7 @@ export class WalCatalog {
     if (delta.droppedBytes) this.#dropped?.inc(delta.droppedBytes);
     for (const v of delta.flushSeconds ?? []) this.#flushSeconds?.observe(v);
     for (const v of delta.flushRequests ?? []) this.#flushRequests?.observe(v);
+    for (const v of delta.flushWaitSeconds ?? []) this.#flushWait?.observe(v);
     for (const e of delta.events) {
       if (e.kind === 'created') {
         const name = tryParseSegmentName(path.basename(e.path));
@@ -186,6 +188,12 @@ export class WalCatalog {
       name: 'adxmon_ingestor_wal_flush_requests',
       help: 'Requests that shared one group commit (see --group-commit-delay): 1 means each request was written alone.',
       buckets: [1, 2, 3, 4, 6, 8, 12, 16, 32, 64],
+      registers: [registry],
+    });
+    this.#flushWait = new Histogram({
+      name: 'adxmon_ingestor_wal_flush_wait_seconds',
+      help: 'How long the first request of a group commit waited for the flush to start: about --group-commit-delay when more requests were expected, ~0 when written at once, longer when the worker was busy.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05],
       registers: [registry],
     });
     this.#writeback = new Counter({

@@ -25,10 +25,12 @@ export interface WalDelta {
   droppedBytes?: number;
   /**
    * Per group commit flush since the last delta that acknowledged its requests: its duration in
-   * seconds (compress, write and, with --wal-fsync=always, fsync) and how many requests shared it.
+   * seconds (compress, write and, with --wal-fsync=always, fsync), how many requests shared it,
+   * and how long its first request had waited for it to start (seconds).
    */
   flushSeconds?: number[];
   flushRequests?: number[];
+  flushWaitSeconds?: number[];
 }
 
 export type { CompressBlockCall, FileRangeCall };
@@ -125,6 +127,8 @@ export class WalWriter {
   #pending = new Map<string, { pieces: PendingRows[]; rows: number }>();
   #waiters: Waiter[] = [];
   #scheduled = false;
+  /** When the first write of the scheduled flush came (performance.now()). */
+  #scheduledAt = 0;
   #pendingBytes = 0;
   /** The --group-commit-delay timer of the scheduled flush, if it waits on one. */
   #flushTimer: NodeJS.Timeout | undefined;
@@ -182,6 +186,7 @@ export class WalWriter {
     const now = !expectMore || this.#config.groupCommitDelayMs <= 0 || this.#pendingBytes + (this.#held?.heldBytes ?? 0) >= FLUSH_BYTES;
     if (!this.#scheduled) {
       this.#scheduled = true;
+      this.#scheduledAt = performance.now();
       if (now) setImmediate(() => void this.#flush());
       else this.#flushTimer = setTimeout(() => void this.#flush(), this.#config.groupCommitDelayMs);
     } else if (now && this.#flushTimer !== undefined) {
@@ -209,6 +214,7 @@ export class WalWriter {
 
   async #flush(): Promise<void> {
     const started = performance.now();
+    const waited = started - this.#scheduledAt;
     this.#scheduled = false;
     this.#flushTimer = undefined;
     this.#pendingBytes = 0;
@@ -253,6 +259,7 @@ export class WalWriter {
     const d = this.#delta;
     (d.flushSeconds ??= []).push((performance.now() - started) / 1000);
     (d.flushRequests ??= []).push(waiters.length);
+    (d.flushWaitSeconds ??= []).push(waited / 1000);
     for (const w of waiters) w.resolve();
     // --wal-fsync=rotate: new directory entries are synced in the background, off this thread.
     if (this.#directoryDirty) void this.#syncDirectory().catch(() => undefined);

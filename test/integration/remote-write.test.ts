@@ -33,6 +33,7 @@ t.test('remote write 1.0 and 2.0 land in the WAL as adx-mon rows', async (t) => 
   t.equal(metricValue(m, 'adxmon_ingestor_requests_received_total', { path: '/receive', code: '204' }), 1);
   t.equal(metricValue(m, 'adxmon_ingestor_wal_flush_requests_sum'), 2, 'every acknowledged request was in exactly one group commit');
   t.ok(metricValue(m, 'adxmon_ingestor_wal_flush_duration_seconds_count') >= 1, 'flush durations are observed');
+  t.equal(metricValue(m, 'adxmon_ingestor_wal_flush_wait_seconds_count'), metricValue(m, 'adxmon_ingestor_wal_flush_duration_seconds_count'), 'each flush reports how long it waited');
   t.equal(metricValue(m, 'adxmon_ingestor_wal_segments_count', { database: 'Metrics', table: 'HttpRequestsTotal' }) >= 1, true);
   const onDisk = fs.readdirSync(s.dir).filter((f) => f.startsWith('Metrics_HttpRequestsTotal_')).reduce((n, f) => n + fs.statSync(path.join(s.dir, f)).size, 0);
   t.equal(metricValue(m, 'adxmon_ingestor_wal_segments_size_bytes', { database: 'Metrics', table: 'HttpRequestsTotal' }), onDisk, 'per-table size matches the files');

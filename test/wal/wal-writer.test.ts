@@ -61,6 +61,8 @@ t.test('--group-commit-delay: writes within the delay share one block; 8 MiB wai
   t.equal(segments().length, 0, 'nothing written yet');
   await Promise.all([first, w.write([rows('Metrics_A', 1, 'b')])]);
   t.ok(Date.now() - started >= 150, 'the flush waited for the delay');
+  const waited = w.takeDelta().flushWaitSeconds;
+  t.ok(waited?.length === 1 && waited[0]! >= 0.15, `the flush reports its first request's wait (${waited} s)`);
   const a = readSegment(segments()[0]!);
   t.equal(a.blocks.length, 1, 'one block for both writes');
   t.equal(a.blocks[0]!.csv.toString(), HEADER + 'a0\na1\nb0\n');
