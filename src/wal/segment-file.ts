@@ -12,7 +12,7 @@ const DROP_ALIGN = 64 << 10;
  * 64 KiB-page systems a range may still end inside a page, as before; a 64 KiB multiple would
  * leave up to 64 KiB per active segment dirty between steps instead.
  */
-const WRITEBACK_PAGE = 4096;
+export const WRITEBACK_PAGE = 4096;
 
 /** A native call on a range of a file (sync_file_range, posix_fadvise): 0 or an errno. */
 export type FileRangeCall = (fd: number, offset: number, length: number) => number;

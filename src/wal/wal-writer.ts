@@ -2,7 +2,7 @@ import type { WalConfig } from '../config/config.js';
 import { ReusedBuffer } from '../reused-buffer.js';
 import { type CompressBlockCall, compressFrame, crc32, NativeFramer, SampleType, WAL, writeBlockHeader } from './format.js';
 import { newSegmentId } from './segment-name.js';
-import { type FileRangeCall, SegmentFile, syncDirectoryAsync } from './segment-file.js';
+import { type FileRangeCall, SegmentFile, syncDirectoryAsync, WRITEBACK_PAGE } from './segment-file.js';
 
 /** Fraction of --max-segment-age by which a segment may rotate early (spreads rotations out). */
 const AGE_JITTER = 0.1;
@@ -45,7 +45,7 @@ export type { CompressBlockCall, FileRangeCall };
  * under --wal-writeback plus one chunk per active segment.
  */
 export function writebackChunk(writebackBytes: number): number {
-  return Math.max(4096, Math.floor(writebackBytes / 64 / 4096) * 4096);
+  return Math.max(WRITEBACK_PAGE, Math.floor(writebackBytes / 64 / WRITEBACK_PAGE) * WRITEBACK_PAGE);
 }
 
 /** Whether the writer starts writeback itself (--wal-writeback; with --wal-fsync=always every flush syncs anyway). */
