@@ -2,13 +2,16 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { Config } from '../config/config.js';
-import type { DecodeResult, DecodeTask, DecodeWorkerData, WorkerWalMessage } from './task-types.js';
+import type { DecodeResult, DecodeTask, DecodeWorkerData, WorkerLoadedMessage, WorkerWalMessage } from './task-types.js';
 
 /**
  * Tasks one worker holds at once. More than one lets requests that arrive together share a WAL
  * flush (group commit) while a worker waits on fsync.
  */
 const TASKS_PER_WORKER = 8;
+
+/** How long `destroy` waits for workers still loading their task module. */
+const LOAD_WAIT_MS = 10_000;
 
 /** The compiled worker; when running from TypeScript sources (tests), the build in dist/. */
 function workerFile(): string {
@@ -22,6 +25,9 @@ export class DecodePool {
   readonly #pool: Piscina<DecodeTask, DecodeResult>;
   /** Worker threads (--workers). */
   readonly threads: number;
+  /** Workers started (replacements included) and workers whose task module has loaded. */
+  #created = 0;
+  #loaded = 0;
 
   /** `onError` hears worker failures outside a task (the pool replaces the worker). */
   constructor(config: Config, ring: SharedArrayBuffer, onWalMessage: (m: WorkerWalMessage) => void, onError: (err: unknown) => void) {
@@ -45,8 +51,10 @@ export class DecodePool {
       maxQueue: config.server.maxInflightRequests + 1,
       workerData,
     });
-    this.#pool.on('message', (m: WorkerWalMessage) => {
+    this.#pool.on('workerCreate', () => this.#created++);
+    this.#pool.on('message', (m: WorkerWalMessage | WorkerLoadedMessage) => {
       if (m?.type === 'wal-delta') onWalMessage(m);
+      else if (m?.type === 'worker-loaded') this.#loaded++;
     });
     // An 'error' event without a listener would take the whole process down.
     this.#pool.on('error', onError);
@@ -60,7 +68,24 @@ export class DecodePool {
     return this.#pool.queueSize;
   }
 
+  /** Workers started so far whose task module has loaded. */
+  get loadedWorkers(): number {
+    return this.#loaded;
+  }
+
+  /**
+   * Waits (up to `LOAD_WAIT_MS`) until every worker has loaded its task module, then ends them.
+   * Piscina loads the module with a synchronous `require`, which on Node 20 loads ES modules
+   * through `require(esm)`; a worker terminated in the middle of that aborts the whole process
+   * (V8: "Module::IsGraphAsync must be used on an instantiated module", SIGABRT). Seen on a
+   * SIGTERM that came while the second worker was still loading, about 1 in 150 shutdowns
+   * right after start-up on a loaded machine.
+   */
   async destroy(): Promise<void> {
+    const deadline = Date.now() + LOAD_WAIT_MS;
+    // The first workers' 'workerCreate' events come a microtask after the constructor.
+    const started = Math.max(this.#created, this.threads);
+    while (this.#loaded < started && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await this.#pool.destroy();
   }
 }

@@ -60,3 +60,8 @@ export interface WorkerWalMessage {
   readonly type: 'wal-delta';
   readonly delta: WalDelta;
 }
+
+/** Sent once by a worker when its task module has loaded (see `DecodePool.destroy`). */
+export interface WorkerLoadedMessage {
+  readonly type: 'worker-loaded';
+}
