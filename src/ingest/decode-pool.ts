@@ -25,9 +25,8 @@ export class DecodePool {
   readonly #pool: Piscina<DecodeTask, DecodeResult>;
   /** Worker threads (--workers). */
   readonly threads: number;
-  /** Workers started (replacements included) and workers whose task module has loaded. */
-  #created = 0;
-  #loaded = 0;
+  /** Thread ids of the workers whose task module has loaded. */
+  readonly #loaded = new Set<number>();
 
   /** `onError` hears worker failures outside a task (the pool replaces the worker). */
   constructor(config: Config, ring: SharedArrayBuffer, onWalMessage: (m: WorkerWalMessage) => void, onError: (err: unknown) => void) {
@@ -51,10 +50,9 @@ export class DecodePool {
       maxQueue: config.server.maxInflightRequests + 1,
       workerData,
     });
-    this.#pool.on('workerCreate', () => this.#created++);
     this.#pool.on('message', (m: WorkerWalMessage | WorkerLoadedMessage) => {
       if (m?.type === 'wal-delta') onWalMessage(m);
-      else if (m?.type === 'worker-loaded') this.#loaded++;
+      else if (m?.type === 'worker-loaded') this.#loaded.add(m.threadId);
     });
     // An 'error' event without a listener would take the whole process down.
     this.#pool.on('error', onError);
@@ -70,11 +68,11 @@ export class DecodePool {
 
   /** Workers started so far whose task module has loaded. */
   get loadedWorkers(): number {
-    return this.#loaded;
+    return this.#loaded.size;
   }
 
   /**
-   * Waits (up to `LOAD_WAIT_MS`) until every worker has loaded its task module, then ends them.
+   * Waits (up to `LOAD_WAIT_MS`) until every live worker has loaded its task module, then ends them.
    * Piscina loads the module with a synchronous `require`, which on Node 20 loads ES modules
    * through `require(esm)`; a worker terminated in the middle of that aborts the whole process
    * (V8: "Module::IsGraphAsync must be used on an instantiated module", SIGABRT). Seen on a
@@ -83,9 +81,8 @@ export class DecodePool {
    */
   async destroy(): Promise<void> {
     const deadline = Date.now() + LOAD_WAIT_MS;
-    // The first workers' 'workerCreate' events come a microtask after the constructor.
-    const started = Math.max(this.#created, this.threads);
-    while (this.#loaded < started && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const loading = () => this.#pool.threads.some((w) => !this.#loaded.has(w.threadId));
+    while (loading() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await this.#pool.destroy();
   }
 }

@@ -64,4 +64,5 @@ export interface WorkerWalMessage {
 /** Sent once by a worker when its task module has loaded (see `DecodePool.destroy`). */
 export interface WorkerLoadedMessage {
   readonly type: 'worker-loaded';
+  readonly threadId: number;
 }
