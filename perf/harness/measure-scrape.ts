@@ -12,12 +12,16 @@ import { dataNote, startReceiver, type ReceiverSpec, type RunningReceiver } from
 import { ms, si, type RunContext, type RunOutcome } from './run-context.js';
 import type { Figures } from './report-types.js';
 import type { Leg, ProbeTiming, ScrapeLoad } from './scenarios.js';
-import { judgeSenderWindow, type SenderWindowResult } from './sender-verdict.js';
+import { judgeSenderWindow, scrapesSettled, type SenderWindowResult } from './sender-verdict.js';
 
 type ScrapeLeg = Leg & { load: ScrapeLoad };
 
 /** Readings during a window, this often. */
 const POLL_MS = 1000;
+/** After the warm-up, wait at most this long for the sender to settle (`scrapesSettled`); then measure anyway. */
+const SETTLE_MAX_MS = 20_000;
+/** Settled readings in a row, POLL_MS apart, that count as settled. */
+const SETTLED_READINGS = 2;
 /** A sender must have scraped every target within this long after its start. */
 const TARGETS_UP_MS = 30_000;
 /** After a step the sender did not keep up with, wait at most this long for its backlog to drain. */
@@ -67,6 +71,8 @@ interface Step extends SenderWindowResult {
   targetsCpuCores: number;
   /** Samples the receiver stored per second over the window, by its own counter. */
   storedSps: number | undefined;
+  /** Time from the end of the warm-up until the sender had settled, s; undefined: it had not after SETTLE_MAX_MS. */
+  settleS: number | undefined;
 }
 
 interface Rig {
@@ -83,6 +89,7 @@ async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promi
   const { load } = rig.leg;
   await rig.targets.setSeries(Math.max(1, Math.round((nominalSps * load.scrapeIntervalS) / load.targets)));
   await sleep(timing.warmupMs);
+  const settleS = await waitUntilSettled(rig);
   const cpu = () => ({ at: performance.now(), receiver: rig.receiver.cpuSeconds(), sender: treeCpuSeconds(rig.sender.child.pid), targets: treeCpuSeconds(rig.targets.child.pid) });
   const [start, served0, stored0] = [await rig.sender.reading(), await rig.targets.served(), await rig.receiver.storedSamples()];
   const cpu0 = cpu();
@@ -118,14 +125,30 @@ async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promi
     senderCpuCores: (cpu1.sender - cpu0.sender) / windowS,
     targetsCpuCores: (cpu1.targets - cpu0.targets) / windowS,
     storedSps: receiverStoredSps === undefined ? undefined : Math.round(receiverStoredSps),
+    settleS,
   };
+}
+
+/** Waits until the sender has settled after a change of rate (`scrapesSettled`); seconds waited, or undefined after SETTLE_MAX_MS. */
+async function waitUntilSettled(rig: Rig): Promise<number | undefined> {
+  const { load } = rig.leg;
+  const start = performance.now();
+  for (let inARow = 0; ; ) {
+    const settled = scrapesSettled(await rig.sender.targetHealth(), load.targets, load.scrapeIntervalS);
+    inARow = settled ? inARow + 1 : 0;
+    if (inARow === SETTLED_READINGS) return (performance.now() - start) / 1000;
+    if (performance.now() - start >= SETTLE_MAX_MS) return undefined;
+    await sleep(POLL_MS);
+  }
 }
 
 function describe(s: Step): string {
   const head = s.ok ? 'ok  ' : 'FAIL';
   const stored = s.storedSps === undefined ? '' : ` receiver stored ${si(s.storedSps)}/s`;
   const why = s.ok ? '' : ` (${s.reasons.join('; ')})`;
-  return `${head} intake ${si(s.intakeSps)}/s${stored} request p50 ${ms(s.p50Ms)} p99 ${ms(s.p99Ms)} cpu receiver ${s.receiverCpuCores.toFixed(2)} sender ${s.senderCpuCores.toFixed(2)} targets ${s.targetsCpuCores.toFixed(2)}${why}`;
+  // One poll interval is the least the settling check takes; more is worth a mention.
+  const settle = s.settleS === undefined ? ` (sender not settled ${SETTLE_MAX_MS / 1000} s after the warm-up)` : s.settleS > (SETTLED_READINGS - 1) * (POLL_MS / 1000) + 0.5 ? ` (sender settled ${s.settleS.toFixed(1)} s after the warm-up)` : '';
+  return `${head}${settle} intake ${si(s.intakeSps)}/s${stored} request p50 ${ms(s.p50Ms)} p99 ${ms(s.p99Ms)} cpu receiver ${s.receiverCpuCores.toFixed(2)} sender ${s.senderCpuCores.toFixed(2)} targets ${s.targetsCpuCores.toFixed(2)}${why}`;
 }
 
 async function waitForDrain(rig: Rig, nominalSps: number): Promise<boolean> {

@@ -134,7 +134,8 @@ const ONE_CORE = { receiverCpus: '0', senderCpus: '1' };
 
 const REAL_SENDER_NOTE =
   'Real sender: fixed rates, not a search (the sender costs far more CPU than the receiver); sustainedSps is the sender\'s measured intake at the highest rate it kept up with. ' +
-  'Latencies are its remote-write request durations (from its own histogram); maxSps is not measured.';
+  'Latencies are its remote-write request durations (from its own histogram); maxSps is not measured. ' +
+  'Each rate is a new set of series, which the sender takes in at a full core for a few seconds whatever the receiver; each window starts once it has (every target up, every last scrape within half the interval; at most 20 s after the warm-up).';
 
 export const SCENARIOS: readonly Scenario[] = [
   {

@@ -20,7 +20,23 @@ export const KEEP_UP_LIMITS = Object.freeze({
    * Not 1: remote-write batches make a short window lumpy.
    */
   minStoredFraction: 0.8,
+  /**
+   * Settled (`scrapesSettled`): every target's last scrape took at most this fraction of the
+   * interval. Steady scrapes take a few ms; a sender digesting new series takes seconds.
+   */
+  settledScrapeFraction: 0.5,
 });
+
+/**
+ * Has the sender digested a change of the series set? A new rate means new series, and a sender
+ * spends a few seconds at a full core taking them in (vmagent: ~5 s going from 200 k to 400 k
+ * series, scrapes of up to 4 s), whichever receiver it sends to. That cost comes once per series,
+ * not per sample, so the window that measures the sustained rate starts only once it is paid:
+ * every target up, each one's last scrape well within the interval.
+ */
+export function scrapesSettled(h: TargetHealth, targets: number, intervalS: number): boolean {
+  return h.active === targets && h.notUp === 0 && h.slowestScrapeS <= KEEP_UP_LIMITS.settledScrapeFraction * intervalS;
+}
 
 export interface SenderWindow {
   windowS: number;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { judgeOpenProbe, type LoadgenResult } from '../../../perf/harness/loadgen-probe.js';
-import type { SenderReading } from '../../../perf/harness/real-senders.js';
-import { judgeSenderWindow, type SenderWindow } from '../../../perf/harness/sender-verdict.js';
+import type { SenderReading, TargetHealth } from '../../../perf/harness/real-senders.js';
+import { judgeSenderWindow, scrapesSettled, type SenderWindow } from '../../../perf/harness/sender-verdict.js';
 
 const shape = { connections: 32, samplesPerRequest: 2000 };
 
@@ -90,4 +90,15 @@ t.test('real sender window: intake, latency, and keeping up', async (t) => {
   t.ok(judgeSenderWindow(window({ polls: [reading({ pending: 9000 })], end: reading({ pending: 9500 }) })).ok, 'a backlog within the normal size is fine');
   t.ok(judgeSenderWindow(window({ receiverStoredSps: 8_500 })).ok, 'storing 85 % in a short window is within batch lumpiness');
   t.ok(judgeSenderWindow(window({ receiverStoredSps: 14_000 })).ok, 'storing more (a backlog draining) is fine');
+});
+
+t.test('a sender has settled after a change of rate once every target is up and scraped well within the interval', async (t) => {
+  const h = (extra: Partial<TargetHealth>): TargetHealth => ({ active: 100, notUp: 0, notUpSummary: '', slowestScrapeS: 0.05, ...extra });
+  t.ok(scrapesSettled(h({}), 100, 1), 'steady scrapes of 50 ms');
+  t.ok(scrapesSettled(h({ slowestScrapeS: 0.5 }), 100, 1), 'half the interval is still settled');
+  t.notOk(scrapesSettled(h({ slowestScrapeS: 0.51 }), 100, 1), 'a scrape of over half the interval: still digesting new series');
+  t.notOk(scrapesSettled(h({ slowestScrapeS: 4.2 }), 100, 1), 'the 4.2 s scrape seen while vmagent took in 200 k new series');
+  t.ok(scrapesSettled(h({ slowestScrapeS: 4.2 }), 100, 10), 'the same scrape within a 10 s interval');
+  t.notOk(scrapesSettled(h({ notUp: 1, notUpSummary: 'down×1 (timeout)' }), 100, 1), 'a target down');
+  t.notOk(scrapesSettled(h({ active: 99 }), 100, 1), 'a target not yet active');
 });
