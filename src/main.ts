@@ -53,7 +53,16 @@ export async function serve(config: Config, log: Logger): Promise<RunningServer>
   let shuttingDown = false;
   const handler = new RemoteWriteHandler({ config: config.server, bodies, pool, catalog, metrics: createIngestMetrics(registry), log, isShuttingDown: () => shuttingDown });
   const ingest = await startIngestServer(config.server, handler, log);
-  const ops = await startOpsServer(config.server.metricsHost, config.server.metricsPort, registry, () => (shuttingDown ? 'shutting down' : catalog.overLimit() ?? handler.recentWriteFailure()), log);
+  const poolStart = performance.now();
+  void pool.allLoaded.then(() => log.info('decode workers loaded', { workers: pool.threads, ms: Math.round(performance.now() - poolStart) }));
+  const notReady = () => {
+    if (shuttingDown) return 'shutting down';
+    // Until every worker has loaded, requests wait in the pool's queue: not refused, but slow.
+    const loading = pool.loadingWorkers;
+    if (loading > 0) return `${loading} of ${pool.threads} decode workers still loading`;
+    return catalog.overLimit() ?? handler.recentWriteFailure();
+  };
+  const ops = await startOpsServer(config.server.metricsHost, config.server.metricsPort, registry, notReady, log);
   const sweeper = setInterval(() => handler.sweep(), 1000);
   const stats = logStats(handler.totals, catalog, log);
   log.info('adx-ingestor serving', { config });

@@ -6,6 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { httpGet, makeTempDir, removeTempDir, sleep, spawnChild, waitUntil, type Child } from './child-processes.js';
+import { bucketDelta, tryQuantile } from './prom-text.js';
 import { treeCpuSeconds } from './proc-stats.js';
 import { REAL_SENDERS, startSender, type RunningSender, type TargetHealth } from './real-senders.js';
 import { dataNote, startReceiver, type ReceiverSpec, type RunningReceiver } from './receivers.js';
@@ -73,6 +74,8 @@ interface Step extends SenderWindowResult {
   storedSps: number | undefined;
   /** Time from the end of the warm-up until the sender had settled, s; undefined: it had not after SETTLE_MAX_MS. */
   settleS: number | undefined;
+  /** The receiver's own p99 request duration over the window, ms (`requestDurationMetric`); undefined when it keeps none. */
+  receiverP99Ms: number | undefined;
 }
 
 interface Rig {
@@ -91,7 +94,7 @@ async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promi
   await sleep(timing.warmupMs);
   const settleS = await waitUntilSettled(rig);
   const cpu = () => ({ at: performance.now(), receiver: rig.receiver.cpuSeconds(), sender: treeCpuSeconds(rig.sender.child.pid), targets: treeCpuSeconds(rig.targets.child.pid) });
-  const [start, served0, stored0] = [await rig.sender.reading(), await rig.targets.served(), await rig.receiver.storedSamples()];
+  const [start, served0, stored0, took0] = [await rig.sender.reading(), await rig.targets.served(), await rig.receiver.storedSamples(), await rig.receiver.requestDurations()];
   const cpu0 = cpu();
   const polls = [];
   const health: TargetHealth[] = [];
@@ -102,7 +105,8 @@ async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promi
     health.push(await rig.sender.targetHealth());
   }
   const cpu1 = cpu();
-  const [end, served1, stored1] = [await rig.sender.reading(), await rig.targets.served(), await rig.receiver.storedSamples()];
+  const [end, served1, stored1, took1] = [await rig.sender.reading(), await rig.targets.served(), await rig.receiver.storedSamples(), await rig.receiver.requestDurations()];
+  const receiverP99 = took0 !== undefined && took1 !== undefined ? tryQuantile(bucketDelta(took0, took1), 0.99) : undefined;
   const windowS = (cpu1.at - cpu0.at) / 1000;
   const receiverStoredSps = stored0 !== undefined && stored1 !== undefined ? (stored1 - stored0) / windowS : undefined;
   const verdict = judgeSenderWindow({
@@ -126,6 +130,7 @@ async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promi
     targetsCpuCores: (cpu1.targets - cpu0.targets) / windowS,
     storedSps: receiverStoredSps === undefined ? undefined : Math.round(receiverStoredSps),
     settleS,
+    receiverP99Ms: receiverP99 === undefined ? undefined : Math.round(receiverP99 * 1e4) / 10,
   };
 }
 
@@ -148,7 +153,8 @@ function describe(s: Step): string {
   const why = s.ok ? '' : ` (${s.reasons.join('; ')})`;
   // One poll interval is the least the settling check takes; more is worth a mention.
   const settle = s.settleS === undefined ? ` (sender not settled ${SETTLE_MAX_MS / 1000} s after the warm-up)` : s.settleS > (SETTLED_READINGS - 1) * (POLL_MS / 1000) + 0.5 ? ` (sender settled ${s.settleS.toFixed(1)} s after the warm-up)` : '';
-  return `${head}${settle} intake ${si(s.intakeSps)}/s${stored} request p50 ${ms(s.p50Ms)} p99 ${ms(s.p99Ms)} cpu receiver ${s.receiverCpuCores.toFixed(2)} sender ${s.senderCpuCores.toFixed(2)} targets ${s.targetsCpuCores.toFixed(2)}${why}`;
+  const own = s.receiverP99Ms === undefined ? '' : ` (receiver's own p99 ${ms(s.receiverP99Ms)})`;
+  return `${head}${settle} intake ${si(s.intakeSps)}/s${stored} request p50 ${ms(s.p50Ms)} p99 ${ms(s.p99Ms)}${own} cpu receiver ${s.receiverCpuCores.toFixed(2)} sender ${s.senderCpuCores.toFixed(2)} targets ${s.targetsCpuCores.toFixed(2)}${why}`;
 }
 
 async function waitForDrain(rig: Rig, nominalSps: number): Promise<boolean> {
@@ -219,6 +225,8 @@ async function latencyAt(rig: Rig, ctx: RunContext, nominalSps: number, fraction
   const step = await observe(rig, nominalSps * fraction, rig.leg.load.latencyProbe);
   ctx.log(`${ctx.label}: latency at ${fraction * 100} % (${si(nominalSps * fraction)}/s): ${describe(step)}`);
   if (!step.ok) notes.push(`at ${fraction * 100} % of ${si(nominalSps)}/s the sender did not keep up: ${step.reasons.join('; ')}`);
+  // The sender times its requests on its own core, busy with scraping: its p99 can be several times the receiver's.
+  if (step.receiverP99Ms !== undefined) notes.push(`at ${fraction * 100} %: request p99 ${ms(step.p99Ms)} as ${rig.sender.spec.name} measured it, ${ms(step.receiverP99Ms)} by the receiver's own histogram`);
   return step;
 }
 

@@ -107,14 +107,14 @@ export function sumOrZero(samples: readonly MetricSample[], name: string, match?
 }
 
 /**
- * The buckets of histogram `name` (without `_bucket`), summed over label sets with the same
- * bounds, sorted by upper bound. Reads `le` (cumulative) or `vmrange` (per range) buckets.
+ * The buckets of histogram `name` (without `_bucket`), summed over the label sets `match` accepts
+ * (all by default) with the same bounds, sorted by upper bound. Reads `le` (cumulative) or `vmrange` (per range) buckets.
  */
-export function histogramBuckets(samples: readonly MetricSample[], name: string): Bucket[] {
+export function histogramBuckets(samples: readonly MetricSample[], name: string, match?: LabelMatch): Bucket[] {
   const cumulative = new Map<number, number>();
   const ranges = new Map<string, Bucket>();
   for (const s of samples) {
-    if (s.name !== `${name}_bucket`) continue;
+    if (s.name !== `${name}_bucket` || (match !== undefined && !match(s.labels))) continue;
     const le = s.labels.le;
     const vmrange = s.labels.vmrange;
     if (le !== undefined) {

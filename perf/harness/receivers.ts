@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { freePort, httpGet, makeTempDir, removeTempDir, REPO_ROOT, shellQuote, spawnReady, type Child } from './child-processes.js';
-import { parsePromText, trySum } from './prom-text.js';
+import { histogramBuckets, parsePromText, trySum, type Bucket, type LabelMatch } from './prom-text.js';
 import { treeCpuSeconds, treePeakRssMiB } from './proc-stats.js';
 import type { ReceiverName } from './report-types.js';
 
@@ -35,6 +35,12 @@ export interface ReceiverSpec {
   readyPath: string;
   /** Counter of samples the receiver stored (to cross-check what a sender delivered). */
   storedSamplesMetric: string;
+  /**
+   * Its own histogram of remote-write request durations, when it keeps one (VictoriaMetrics does
+   * not): the receiver's view of latency, beside the sender's, which includes the sender's own
+   * scheduling on a busy core.
+   */
+  requestDurationMetric?: { name: string; match?: LabelMatch };
 }
 
 /** An empty-ish config: Prometheus only receives (no scrape jobs). */
@@ -62,6 +68,7 @@ export const RECEIVERS: Readonly<Record<ReceiverName, ReceiverSpec>> = Object.fr
     ],
     readyPath: '/readyz',
     storedSamplesMetric: 'adxmon_ingestor_samples_stored_total',
+    requestDurationMetric: { name: 'adxmon_ingestor_request_duration_seconds' },
   },
   'victoria-metrics': {
     name: 'victoria-metrics',
@@ -89,6 +96,7 @@ export const RECEIVERS: Readonly<Record<ReceiverName, ReceiverSpec>> = Object.fr
     ],
     readyPath: '/-/ready',
     storedSamplesMetric: 'prometheus_tsdb_head_samples_appended_total',
+    requestDurationMetric: { name: 'prometheus_http_request_duration_seconds', match: (l) => l.handler === '/api/v1/write' },
   },
 });
 
@@ -140,6 +148,8 @@ export interface RunningReceiver {
   peakRssMiB(): number;
   /** The receiver's own count of stored samples; undefined when it does not expose it (yet). */
   storedSamples(): Promise<number | undefined>;
+  /** Its own remote-write request-duration histogram (`requestDurationMetric`); undefined when it keeps none. */
+  requestDurations(): Promise<Bucket[] | undefined>;
   /** Bytes in its data directory now. */
   dataBytes(): number;
   /** Stops it and removes its data directory. */
@@ -200,6 +210,10 @@ async function startOnce(spec: ReceiverSpec, cpus: string, dir: string, fixedPor
     peakRssMiB: () => treePeakRssMiB(child.pid),
     dataBytes: () => directoryBytes(dir),
     storedSamples: async () => trySum(parsePromText(await httpGet(`${metricsBase}/metrics`)), spec.storedSamplesMetric),
+    async requestDurations() {
+      const h = spec.requestDurationMetric;
+      return h === undefined ? undefined : histogramBuckets(parsePromText(await httpGet(`${metricsBase}/metrics`)), h.name, h.match);
+    },
     async stop() {
       await child.stop(10_000);
       removeTempDir(dir);

@@ -27,6 +27,8 @@ export class DecodePool {
   readonly threads: number;
   /** Thread ids of the workers whose task module has loaded. */
   readonly #loaded = new Set<number>();
+  /** Settles once the first `threads` workers have all loaded their task module. */
+  readonly allLoaded: Promise<void>;
 
   /** `onError` hears worker failures outside a task (the pool replaces the worker). */
   constructor(config: Config, ring: SharedArrayBuffer, onWalMessage: (m: WorkerWalMessage) => void, onError: (err: unknown) => void) {
@@ -50,9 +52,14 @@ export class DecodePool {
       maxQueue: config.server.maxInflightRequests + 1,
       workerData,
     });
+    let loaded = () => {};
+    this.allLoaded = new Promise((resolve) => (loaded = resolve));
     this.#pool.on('message', (m: WorkerWalMessage | WorkerLoadedMessage) => {
       if (m?.type === 'wal-delta') onWalMessage(m);
-      else if (m?.type === 'worker-loaded') this.#loaded.add(m.threadId);
+      else if (m?.type === 'worker-loaded') {
+        this.#loaded.add(m.threadId);
+        if (this.loadingWorkers === 0) loaded();
+      }
     });
     // An 'error' event without a listener would take the whole process down.
     this.#pool.on('error', onError);
@@ -69,6 +76,14 @@ export class DecodePool {
   /** Workers started so far whose task module has loaded. */
   get loadedWorkers(): number {
     return this.#loaded.size;
+  }
+
+  /**
+   * Of the `threads` workers, how many cannot take a task yet: still loading their task module
+   * (at start-up, or a replacement for one that died), or not yet started.
+   */
+  get loadingWorkers(): number {
+    return this.threads - this.#pool.threads.filter((w) => this.#loaded.has(w.threadId)).length;
   }
 
   /**

@@ -35,13 +35,18 @@ export async function startServer(args: string[] = [], opts: { dir?: string; env
   let started = () => {};
   const ports = await new Promise<[number, number]>((resolve, reject) => {
     let ingest = 0;
+    let metricsPort = 0;
+    let loaded = false;
     proc.stderr!.on('data', (d: Buffer) => {
       logs += d.toString();
       for (const line of logs.split('\n')) {
         if (line.includes('"ingest endpoints listening"')) ingest = JSON.parse(line).port;
-        if (line.includes('"metrics and probes listening"') && ingest) {
+        if (line.includes('"decode workers loaded"')) loaded = true;
+        if (line.includes('"metrics and probes listening"')) metricsPort = JSON.parse(line).port;
+        // Ready: /readyz answers 200 only once every decode worker has loaded.
+        if (ingest && metricsPort && loaded) {
           started();
-          resolve([ingest, JSON.parse(line).port]);
+          resolve([ingest, metricsPort]);
         }
       }
     });

@@ -89,3 +89,15 @@ t.test('destroy waits for workers still loading their task module', async (t) =>
   await pool.destroy();
   t.equal(pool.loadedWorkers, 2, 'both workers had loaded before the pool ended them');
 });
+
+t.test('loadingWorkers counts the workers that cannot take a task yet, for /readyz', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decode-pool-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const config = loadConfig(['--storage-dir', dir, '--workers', '2', '--log-level', 'error'], {});
+  const pool = new DecodePool(config, new SharedArrayBuffer(1024), () => undefined, (e) => t.fail(`worker failed: ${String(e)}`));
+  t.teardown(() => pool.destroy());
+  t.equal(pool.loadingWorkers, 2, 'both workers loading at start');
+  await pool.allLoaded;
+  t.equal(pool.loadingWorkers, 0, 'none once allLoaded has settled');
+  t.equal(pool.loadedWorkers, 2);
+});

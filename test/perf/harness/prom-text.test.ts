@@ -77,6 +77,18 @@ d_sum{url="1"} 0.004
   t.ok(tryQuantile(b, 0.99)! > 1e-3 && tryQuantile(b, 0.99)! <= 1.136e-3);
 });
 
+t.test('a label match keeps one handler of a histogram (Prometheus: remote write, not /metrics)', async (t) => {
+  const text = `
+h_bucket{handler="/api/v1/write",le="0.1"} 4
+h_bucket{handler="/api/v1/write",le="+Inf"} 5
+h_bucket{handler="/metrics",le="0.1"} 100
+h_bucket{handler="/metrics",le="+Inf"} 100
+`;
+  const write = histogramBuckets(parsePromText(text), 'h', (l) => l.handler === '/api/v1/write');
+  t.same(write.map((b) => b.count), [4, 1], 'only the write handler');
+  t.same(histogramBuckets(parsePromText(text), 'h').map((b) => b.count), [104, 1], 'all handlers without a match');
+});
+
 t.test('an open-ended bucket yields its lower bound', async (t) => {
   t.equal(tryQuantile([{ lower: 0, upper: 1, count: 1 }, { lower: 1, upper: Infinity, count: 9 }], 0.99), 1);
 });
