@@ -94,7 +94,7 @@ async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promi
   await sleep(timing.warmupMs);
   const settleS = await waitUntilSettled(rig);
   const cpu = () => ({ at: performance.now(), receiver: rig.receiver.cpuSeconds(), sender: treeCpuSeconds(rig.sender.child.pid), targets: treeCpuSeconds(rig.targets.child.pid) });
-  const [start, served0, stored0, took0] = [await rig.sender.reading(), await rig.targets.served(), await rig.receiver.storedSamples(), await rig.receiver.requestDurations()];
+  const [start, served0, receiver0] = [await rig.sender.reading(), await rig.targets.served(), await rig.receiver.reading()];
   const cpu0 = cpu();
   const polls = [];
   const health: TargetHealth[] = [];
@@ -105,7 +105,8 @@ async function observe(rig: Rig, nominalSps: number, timing: ProbeTiming): Promi
     health.push(await rig.sender.targetHealth());
   }
   const cpu1 = cpu();
-  const [end, served1, stored1, took1] = [await rig.sender.reading(), await rig.targets.served(), await rig.receiver.storedSamples(), await rig.receiver.requestDurations()];
+  const [end, served1, receiver1] = [await rig.sender.reading(), await rig.targets.served(), await rig.receiver.reading()];
+  const [stored0, stored1, took0, took1] = [receiver0.storedSamples, receiver1.storedSamples, receiver0.requestDurations, receiver1.requestDurations];
   const receiverP99 = took0 !== undefined && took1 !== undefined ? tryQuantile(bucketDelta(took0, took1), 0.99) : undefined;
   const windowS = (cpu1.at - cpu0.at) / 1000;
   const receiverStoredSps = stored0 !== undefined && stored1 !== undefined ? (stored1 - stored0) / windowS : undefined;

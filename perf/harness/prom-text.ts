@@ -30,7 +30,9 @@ export class PromTextError extends Error {
 function parseValue(token: string): number {
   if (token === '+Inf' || token === 'Inf') return Infinity;
   if (token === '-Inf') return -Infinity;
-  if (token === 'NaN') return NaN;
+  // prom-client writes NaN as "Nan" (e.g. nodejs_eventloop_lag_mean_seconds when two scrapes come
+  // within the event-loop monitor's 10 ms resolution).
+  if (token === 'NaN' || token === 'Nan') return NaN;
   const v = Number(token);
   if (token === '' || Number.isNaN(v)) throw new PromTextError(`not a sample value: ${token}`);
   return v;

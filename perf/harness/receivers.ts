@@ -134,6 +134,13 @@ export function dataNote(r: RunningReceiver): string {
   return `data directory at the end of the run: ${(r.dataBytes() / 2 ** 30).toFixed(2)} GiB`;
 }
 
+export interface ReceiverReading {
+  /** Samples stored so far (`storedSamplesMetric`); undefined when not exposed (yet). */
+  storedSamples: number | undefined;
+  /** Its remote-write request-duration histogram (`requestDurationMetric`); undefined when it keeps none. */
+  requestDurations: Bucket[] | undefined;
+}
+
 export interface RunningReceiver {
   readonly spec: ReceiverSpec;
   readonly pid: number;
@@ -148,8 +155,8 @@ export interface RunningReceiver {
   peakRssMiB(): number;
   /** The receiver's own count of stored samples; undefined when it does not expose it (yet). */
   storedSamples(): Promise<number | undefined>;
-  /** Its own remote-write request-duration histogram (`requestDurationMetric`); undefined when it keeps none. */
-  requestDurations(): Promise<Bucket[] | undefined>;
+  /** That count and its request-duration histogram, from one reading of its /metrics. */
+  reading(): Promise<ReceiverReading>;
   /** Bytes in its data directory now. */
   dataBytes(): number;
   /** Stops it and removes its data directory. */
@@ -210,9 +217,10 @@ async function startOnce(spec: ReceiverSpec, cpus: string, dir: string, fixedPor
     peakRssMiB: () => treePeakRssMiB(child.pid),
     dataBytes: () => directoryBytes(dir),
     storedSamples: async () => trySum(parsePromText(await httpGet(`${metricsBase}/metrics`)), spec.storedSamplesMetric),
-    async requestDurations() {
+    async reading() {
+      const m = parsePromText(await httpGet(`${metricsBase}/metrics`));
       const h = spec.requestDurationMetric;
-      return h === undefined ? undefined : histogramBuckets(parsePromText(await httpGet(`${metricsBase}/metrics`)), h.name, h.match);
+      return { storedSamples: trySum(m, spec.storedSamplesMetric), requestDurations: h === undefined ? undefined : histogramBuckets(m, h.name, h.match) };
     },
     async stop() {
       await child.stop(10_000);

@@ -22,6 +22,7 @@ t.test('parses names, labels (escapes, spaces after commas), values and timestam
   t.same(s[3]!.labels, { url: '1:secret-url', status_code: '2XX' });
   t.equal(s[5]!.value, Infinity);
   t.ok(Number.isNaN(s[6]!.value));
+  t.ok(Number.isNaN(parsePromText('nodejs_eventloop_lag_mean_seconds Nan')[0]!.value), "prom-client's spelling of NaN (two scrapes within 10 ms)");
   t.throws(() => parsePromText('metric{a="b"} notanumber'), PromTextError);
   t.throws(() => parsePromText('metric{a="b} 1'), PromTextError);
 });
