@@ -23,7 +23,9 @@ export function createIngestMetrics(registry: Registry) {
       name: 'adxmon_ingestor_request_duration_seconds',
       help: 'Time from request start to answer, by path.',
       labelNames: ['path'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      // Fine between 5 and 100 ms, where p99 targets sit (a p99 read from 10 and 25 ms buckets
+      // alone can only say "between 10 and 25").
+      buckets: [0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers,
     }),
     inflight: new Gauge({ name: 'adxmon_ingestor_requests_inflight', help: 'Requests being received or decoded.', registers }),
