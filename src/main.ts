@@ -49,11 +49,11 @@ export async function serve(config: Config, log: Logger): Promise<RunningServer>
   // Large bodies (over a quarter of the ring) get their own buffers, up to one max-size request
   // or the ring's size in flight, whichever is more.
   const bodies = new BodyStore(config.server.ingestBufferBytes, Math.max(config.server.ingestBufferBytes, config.server.maxRequestBytes));
+  const poolStart = performance.now();
   const pool = new DecodePool(config, bodies.ring, (m) => catalog.apply(m.delta), (err) => log.error('decode worker failed; it is replaced', { error: err }));
   let shuttingDown = false;
   const handler = new RemoteWriteHandler({ config: config.server, bodies, pool, catalog, metrics: createIngestMetrics(registry), log, isShuttingDown: () => shuttingDown });
   const ingest = await startIngestServer(config.server, handler, log);
-  const poolStart = performance.now();
   void pool.allLoaded.then(() => log.info('decode workers loaded', { workers: pool.threads, ms: Math.round(performance.now() - poolStart) }));
   const notReady = () => {
     if (shuttingDown) return 'shutting down';
