@@ -83,7 +83,12 @@ export class DecodePool {
    * (at start-up, or a replacement for one that died), or not yet started.
    */
   get loadingWorkers(): number {
-    return this.threads - this.#pool.threads.filter((w) => this.#loaded.has(w.threadId)).length;
+    return this.threads - this.#liveLoaded();
+  }
+
+  /** Live worker threads whose task module has loaded. */
+  #liveLoaded(): number {
+    return this.#pool.threads.filter((w) => this.#loaded.has(w.threadId)).length;
   }
 
   /**
@@ -96,7 +101,8 @@ export class DecodePool {
    */
   async destroy(): Promise<void> {
     const deadline = Date.now() + LOAD_WAIT_MS;
-    const loading = () => this.#pool.threads.some((w) => !this.#loaded.has(w.threadId));
+    // Only the live threads: one not started yet cannot be caught mid-load.
+    const loading = () => this.#liveLoaded() < this.#pool.threads.length;
     while (loading() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await this.#pool.destroy();
   }
