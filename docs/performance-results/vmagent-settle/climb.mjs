@@ -6,6 +6,7 @@ import { RECEIVERS, startReceiver } from '../../../dist/perf/harness/receivers.j
 import { REAL_SENDERS, startSender } from '../../../dist/perf/harness/real-senders.js';
 import { startTargets } from '../../../dist/perf/harness/measure-scrape.js';
 import { httpGet, makeTempDir, sleep, stopEverything, waitUntil } from '../../../dist/perf/harness/child-processes.js';
+import { parsePromText } from '../../../dist/perf/harness/prom-text.js';
 import { treeCpuSeconds } from '../../../dist/perf/harness/proc-stats.js';
 import fs from 'node:fs';
 const [recv, rates = '100000,200000,400000', stepS = '16'] = process.argv.slice(2);
@@ -14,13 +15,9 @@ const targets = await startTargets({ targets: 100, metrics: 20 }, 1, '1');
 const dir = makeTempDir('vmi-');
 const s = await startSender(REAL_SENDERS.vmagent, { dir, targets: targets.addresses, intervalS: 1, writeUrl: r.writeUrl, cpus: '1' });
 await waitUntil('up', async () => { const h = await s.targetHealth(); return h.active === 100 && h.notUp === 0; }, 30000);
-const snap = async () => {
-  const t = await httpGet(s.metricsUrl);
-  const m = new Map();
-  for (const line of t.split('\n')) { if (!line || line[0] === '#') continue; const i = line.lastIndexOf(' '); m.set(line.slice(0, i), Number(line.slice(i + 1))); }
-  return m;
-};
-const sum = (m, re) => { let t = 0; for (const [k, v] of m) if (re.test(k)) t += v; return t; };
+const snap = async () => parsePromText(await httpGet(s.metricsUrl));
+/** Sum over the series of the metrics whose name `re` matches. */
+const sum = (m, re) => m.filter((x) => re.test(x.name)).reduce((t, x) => t + x.value, 0);
 const proc = () => { const l = fs.readFileSync('/proc/stat', 'utf8').split('\n').filter((l) => /^cpu\d/.test(l)).map((l) => l.split(/\s+/).slice(1, 8).map(Number)); return l.map((f) => ({ busy: f[0] + f[1] + f[2] + f[5] + f[6], all: f.reduce((a, b) => a + b, 0) })); };
 let prev = { m: await snap(), v: treeCpuSeconds(s.child.pid), t: treeCpuSeconds(targets.child.pid), r: r.cpuSeconds(), p: proc(), at: Date.now() };
 const t0 = Date.now();

@@ -8,7 +8,7 @@ import { startTargets } from '../../../dist/perf/harness/measure-scrape.js';
 import { httpGet, makeTempDir, sleep, stopEverything, waitUntil } from '../../../dist/perf/harness/child-processes.js';
 import { parsePromText, histogramBuckets, bucketDelta, tryQuantile } from '../../../dist/perf/harness/prom-text.js';
 import { treeCpuSeconds } from '../../../dist/perf/harness/proc-stats.js';
-const [recv = 'adx-ingestor', sps = '320000', winS = '30', senderCpus = '1', extraArgs = ''] = process.argv.slice(2);
+const [recv = 'adx-ingestor', sps = '320000', winS = '30', senderCpus = '1'] = process.argv.slice(2);
 const spec = RECEIVERS[recv];
 const r = await startReceiver(spec, '0');
 const targets = await startTargets({ targets: 100, metrics: 20 }, Number(sps) / 100, senderCpus);
