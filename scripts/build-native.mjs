@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// Builds the native hot path (native/hotpath.c → native/build/adx_native.node) with the system C
-// compiler and the Node-API headers from the `node-api-headers` package. Node-API is ABI-stable,
-// so the result loads in any Node ≥ 18 on the same platform. Skips the compile when the output
-// is newer than the source. Without a compiler it says so and exits 0: the server then runs the
+// Builds the native hot path (native/hotpath.c, which includes the native/*.h parts, →
+// native/build/adx_native.node) with the system C compiler and the Node-API headers from the
+// `node-api-headers` package. Node-API is ABI-stable, so the result loads in any Node ≥ 18 on the
+// same platform. Skips the compile when the output is newer than every source file. Without a compiler it says so and exits 0: the server then runs the
 // TypeScript writer (`--hot-path auto`) or refuses to start (`--hot-path native`).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,13 +18,15 @@ const option = (name) => {
 };
 // --sanitize: AddressSanitizer and UBSan, for scripts/fuzz-native.ts (never loaded by the server).
 // --src/--out: another source file and output (test/transform/native-fuzz.test.ts builds a copy
-// with a bug planted in it).
+// of native/ with a bug planted in it); the parts are the .h files beside the source.
 const sanitize = process.argv.includes('--sanitize');
 const src = path.resolve(option('src') ?? path.join(root, 'native', 'hotpath.c'));
 const out = path.resolve(option('out') ?? path.join(root, 'native', sanitize ? 'build-asan' : 'build', 'adx_native.node'));
 const cc = process.env.CC || 'cc';
 
-if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs && !process.argv.includes('--force')) process.exit(0);
+const sources = [src, ...readdirSync(path.dirname(src)).filter((f) => f.endsWith('.h')).map((f) => path.join(path.dirname(src), f))];
+const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs));
+if (existsSync(out) && statSync(out).mtimeMs >= newest && !process.argv.includes('--force')) process.exit(0);
 
 let include;
 try {

@@ -305,7 +305,7 @@ export class MetricsCsvWriter implements SeriesSink {
    * labels in the same order, the same Sample bytes) and `encodeV1` takes that, so 2.0 shares the
    * 1.0 path's cache, new-series code and rows. Returns false — nothing written, the caller
    * decodes with `decodeWriteRequestV2` — for anything C leaves to TypeScript (native histograms,
-   * anything the TypeScript decoder might refuse; see native/hotpath.c, "remote write 2.0").
+   * anything the TypeScript decoder might refuse; see native/remote-write-v2.h).
    */
   encodeV2(request: Uint8Array): boolean {
     const native = this.#native;

@@ -13,7 +13,7 @@ import type { WalNativeCalls } from '../wal/wal-writer.js';
 export type NativeContext = { readonly __brand: 'adx-native-context' };
 
 /**
- * What C needs to prepare a new series itself (native/hotpath.c, "new series"): the limits, the
+ * What C needs to prepare a new series itself (native/new-series.h): the limits, the
  * lifted label names lower-cased in the writer's order, and the labels to add. Without it every
  * new series goes to `prepare`.
  */
@@ -52,7 +52,7 @@ export interface NativeHotPath {
   ): number;
   /**
    * Rewrites a remote write 2.0 request as the 1.0 request with the same series, labels and
-   * samples (native/hotpath.c, "remote write 2.0"), for `encodeV1`. Returns its length n, in
+   * samples (native/remote-write-v2.h), for `encodeV1`. Returns its length n, in
    * out[0, n) when n ≤ out.length (otherwise call again with room), or -1: decode in TypeScript.
    */
   transcodeV2(ctx: NativeContext, request: Uint8Array, out: Uint8Array): number;

@@ -80,7 +80,7 @@ export function compressFrame(payload: Uint8Array): FrameParts {
 }
 
 /**
- * The native addon's `compressBlock` (native/hotpath.c): frames the block of `pieces` (the first
+ * The native addon's `compressBlock` (native/napi-wal.h): frames the block of `pieces` (the first
  * whole, the later ones without their first `skip` bytes) into `out`, snappy-compressed, with
  * the CRC left 0; returns the frame's length, or minus the bytes `out` must have.
  */
@@ -88,8 +88,8 @@ export type CompressBlockCall = (pieces: Uint8Array[], skip: number, out: Uint8A
 
 /**
  * Frames made by `compressBlock` in one reused buffer: the flush's merge and compression run in
- * C, at 1.3–1.9× the speed of the `snappy` package on WAL blocks (native/hotpath.c, "WAL block
- * compression"), and nothing is allocated per table. A frame is valid until the next call; the WAL writer writes
+ * C, at 1.3–1.9× the speed of the `snappy` package on WAL blocks (native/snappy-block.h), and
+ * nothing is allocated per table. A frame is valid until the next call; the WAL writer writes
  * it (synchronously) before it frames the next table.
  */
 export class NativeFramer {

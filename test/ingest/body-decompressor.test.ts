@@ -1,5 +1,5 @@
 // Request bodies decoded by the native snappy decoder into a reused buffer (BodyDecompressor,
-// native/hotpath.c `uncompress_block`) against the `snappy` package: the same bytes for every
+// native/snappy-block.h `uncompress_block`) against the `snappy` package: the same bytes for every
 // valid block, and the same verdict — refused as bad_snappy — for every corrupt one. Bodies come
 // from the network, so the fuzzing here is the decoder's safety net.
 import { randomBytes } from 'node:crypto';

@@ -5,7 +5,7 @@
  * a bounds check taken out of the body decoder.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,15 +32,20 @@ if (process.env.ADX_INGESTOR_TEST_WITHOUT_NATIVE === '1') {
     }
   });
 
-  /** The fuzzer (seed 7, up to 20 s) against native/hotpath.c with `line` replaced by `planted`. */
+  /** The fuzzer (seed 7, up to 20 s) against a copy of native/ with `line` replaced by `planted` in the one file that has it. */
   const plantedRun = (t: Tap.Test, line: string, planted: string) => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'adx-fuzz-plant-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-    const source = readFileSync(path.join(root, 'native', 'hotpath.c'), 'utf8');
-    t.ok(source.includes(line), 'the line to change is still in native/hotpath.c');
-    writeFileSync(path.join(dir, 'planted.c'), source.replace(line, planted));
+    const native = path.join(root, 'native');
+    const sources = readdirSync(native).filter((f) => f.endsWith('.c') || f.endsWith('.h'));
+    const holding = sources.filter((f) => readFileSync(path.join(native, f), 'utf8').includes(line));
+    t.equal(holding.length, 1, `the line to change is in one file of native/ (${holding.join(', ')})`);
+    for (const f of sources) {
+      const source = readFileSync(path.join(native, f), 'utf8');
+      writeFileSync(path.join(dir, f), holding.includes(f) ? source.replace(line, planted) : source);
+    }
     const addon = path.join(dir, 'planted.node');
-    execFileSync(process.execPath, [path.join(root, 'scripts', 'build-native.mjs'), '--sanitize', '--require', '--src', path.join(dir, 'planted.c'), '--out', addon]);
+    execFileSync(process.execPath, [path.join(root, 'scripts', 'build-native.mjs'), '--sanitize', '--require', '--src', path.join(dir, 'hotpath.c'), '--out', addon]);
     return fuzz('--seconds', '20', '--seed', '7', '--addon', addon);
   };
 

@@ -1,4 +1,4 @@
-// The native WAL block compressor (native/hotpath.c, "WAL block compression"; `compressBlock`
+// The native WAL block compressor (native/snappy-block.h, "WAL block compression"; `compressBlock`
 // and NativeFramer): its frames must be standard snappy blocks that the `snappy` package and the
 // WAL's own S2/snappy decoder read back byte for byte, whatever the input, and on the WAL's real
 // blocks it must compress as well as snappy does.
