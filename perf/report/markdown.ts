@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { PerfReport, ReceiverResult } from '../harness/report-types.js';
 import { formatCount, formatMs, formatRatio, formatSps } from './format.js';
 import { ReportInputError, sortedResults, type LoadedReport } from './load-reports.js';
-import { adxRatio, throughputKey, type TargetCheck, type TargetStatus } from './targets.js';
+import { adxRatio, spsPerCoreUsed, throughputKey, type TargetCheck, type TargetStatus } from './targets.js';
 
 export const NOTES_START = '<!-- notes:start -->';
 export const NOTES_END = '<!-- notes:end -->';
@@ -85,6 +85,9 @@ function howMeasured(): string[] {
     '  with min–max over runs; CPU cores are then measured over the drain.',
     '- **p50 / p99 at 50 % and 80 %**: request latency, start to end of response, at that fraction of the sustained rate.',
     '- **CPU cores**: the receiver\'s user + system CPU time ÷ wall time at the sustained rate.',
+    '- **Samples/s per core used**: each run\'s samples/s (sustained, or a backlog drain\'s maximum) ÷ its CPU cores at',
+    '  that rate, median over runs. Where a real sender is the limit the receivers idle part of their core, and this',
+    '  is what tells their CPU per sample apart.',
     '- **Peak RSS**: the receiver\'s VmHWM over the run.',
     '- **adx-ingestor ÷ this**: adx-ingestor\'s median sustained samples/s (in a backlog scenario: maximum) over this',
     '  receiver\'s, same sender, protocol and series count, same run.',
@@ -134,7 +137,7 @@ function scenarioSection({ file, report }: LoadedReport): string[] {
 function resultsTable(report: PerfReport): string[] {
   const head = [
     'receiver', 'sender', 'protocol', 'active series', 'sustained samples/s: median (min–max)', 'max samples/s (closed)',
-    'p50 / p99 ms at 50 %', 'p50 / p99 ms at 80 %', 'CPU cores', 'peak RSS MiB', 'adx-ingestor ÷ this', 'runs',
+    'p50 / p99 ms at 50 %', 'p50 / p99 ms at 80 %', 'CPU cores', 'samples/s per core used', 'peak RSS MiB', 'adx-ingestor ÷ this', 'runs',
   ];
   return [row(head), row(head.map(() => '---')), ...sortedResults(report).map((r) => row(resultCells(report, r)))];
 }
@@ -143,7 +146,8 @@ function resultCells(report: PerfReport, r: ReceiverResult): string[] {
   const { median: m, min, max } = r;
   const latency = (p50: number, p99: number) => (p50 > 0 || p99 > 0 ? `${formatMs(p50)} / ${formatMs(p99)}` : '–');
   const ratio = r.receiver === 'adx-ingestor' ? undefined : adxRatio(report, r, throughputKey(r.median));
-  if (r.runs.length === 0) return [r.receiver, r.sender, r.protocol, formatCount(r.activeSeries), 'no run completed', '–', '–', '–', '–', '–', '–', '0'];
+  if (r.runs.length === 0) return [r.receiver, r.sender, r.protocol, formatCount(r.activeSeries), 'no run completed', '–', '–', '–', '–', '–', '–', '–', '0'];
+  const perCoreUsed = spsPerCoreUsed(r);
   return [
     r.receiver,
     r.sender,
@@ -155,6 +159,7 @@ function resultCells(report: PerfReport, r: ReceiverResult): string[] {
     latency(m.p50At50Ms, m.p99At50Ms),
     latency(m.p50At80Ms, m.p99At80Ms),
     m.cpuCores > 0 ? m.cpuCores.toFixed(2) : '–',
+    perCoreUsed === undefined ? '–' : formatSps(perCoreUsed),
     m.peakRssMiB > 0 ? m.peakRssMiB.toFixed(0) : '–',
     ratio === undefined ? '–' : formatRatio(ratio),
     String(r.runs.length),

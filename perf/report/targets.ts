@@ -2,6 +2,7 @@
  * The performance targets of adx-ingestor, judged from the median figures of one report (one run
  * of the harness, so peers are compared on the same machine at the same time).
  */
+import { median } from '../harness/figures.js';
 import type { Figures, PerfReport, ReceiverName, ReceiverResult } from '../harness/report-types.js';
 import { formatCount, formatMs, formatRatio, formatSps } from './format.js';
 
@@ -96,6 +97,18 @@ export function spsPerCore(r: ReceiverResult): { sps: number; cores: number; pin
   const cores = pinned ?? r.median.cpuCores;
   const key = throughputKey(r.median);
   return cores > 0 && r.median[key] > 0 ? { sps: r.median[key] / cores, cores, pinned: pinned !== undefined, key } : undefined;
+}
+
+/**
+ * Samples/s per CPU core the receiver used: each run's throughput (`throughputKey`) over its CPU
+ * cores at that rate, median over runs; undefined when no run measured both. Where a real sender
+ * is the limit the receiver idles part of its core, and this, not the pinned-core figure, is the
+ * CPU each receiver spends per sample.
+ */
+export function spsPerCoreUsed(r: ReceiverResult): number | undefined {
+  const key = throughputKey(r.median);
+  const each = r.runs.filter((f) => f[key] > 0 && f.cpuCores > 0).map((f) => f[key] / f.cpuCores);
+  return each.length > 0 ? median(each) : undefined;
 }
 
 /** The targets one adx-ingestor result measures; figures of 0 count as not measured. */

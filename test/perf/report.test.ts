@@ -4,8 +4,8 @@ import path from 'node:path';
 import t from 'tap';
 import { generateReport } from '../../perf/report/generate.js';
 import { NOTES_END, NOTES_START } from '../../perf/report/markdown.js';
-import { checkTargets, cpuListSize } from '../../perf/report/targets.js';
-import { fixtureReports, report, result } from '../helpers/perf-report-fixture.js';
+import { checkTargets, cpuListSize, spsPerCoreUsed } from '../../perf/report/targets.js';
+import { figures, fixtureReports, report, result } from '../helpers/perf-report-fixture.js';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 
@@ -49,11 +49,11 @@ t.test('the tables carry the newest report of each scenario, medians with min–
   const md = read();
   t.equal(
     tableLine(md, 'rw1-100k', 'adx-ingestor'),
-    '| adx-ingestor | loadgen | 1.0 | 100 k | 1.60 M (1.50 M–1.70 M) | 2.10 M | 2.1 / 9.8 | 3.4 / 42 | 0.97 | 300 | – | 3 |',
+    '| adx-ingestor | loadgen | 1.0 | 100 k | 1.60 M (1.50 M–1.70 M) | 2.10 M | 2.1 / 9.8 | 3.4 / 42 | 0.97 | 1.65 M | 300 | – | 3 |',
   );
   t.equal(
     tableLine(md, 'rw1-100k', 'victoria-metrics'),
-    '| victoria-metrics | loadgen | 1.0 | 100 k | 1.00 M (900 k–1.10 M) | 1.20 M | 3.0 / 15 | 5.0 / 60 | 1.00 | 400 | 1.60× | 3 |',
+    '| victoria-metrics | loadgen | 1.0 | 100 k | 1.00 M (900 k–1.10 M) | 1.20 M | 3.0 / 15 | 5.0 / 60 | 1.00 | 1.00 M | 400 | 1.60× | 3 |',
   );
   const rows = tableLines(md, 'rw1-100k');
   t.same(rows.map((l) => l.split(' | ').slice(0, 2).join(' ')), ['| adx-ingestor loadgen', '| adx-ingestor vmagent', '| victoria-metrics loadgen', '| prometheus loadgen'], 'adx-ingestor first, one row per receiver and sender');
@@ -65,6 +65,24 @@ t.test('the tables carry the newest report of each scenario, medians with min–
   t.match(md, 'node dist/perf/harness/run.js --scenario rw1-100k', 'commands quoted');
   t.match(md, 'Test CPU @ 2.0GHz, 2 cores, 7.8 GiB');
   t.match(md, '![Sustained samples/s and p99 latency at 80 % of it, per receiver and scenario](performance.svg)');
+});
+
+t.test('samples/s per core used is the median over runs of each run\'s rate over its CPU, not the median rate over the median CPU', async (t) => {
+  const sender = result('adx-ingestor', { sustainedSps: 402_000, cpuCores: 0.33 }, { sender: 'vmagent' });
+  sender.runs = [
+    figures({ sustainedSps: 400_000, cpuCores: 0.32 }), // 1.25 M per core
+    figures({ sustainedSps: 402_000, cpuCores: 0.4 }), // 1.005 M
+    figures({ sustainedSps: 404_000, cpuCores: 0.33 }), // 1.224 M
+  ];
+  t.equal(Math.round(spsPerCoreUsed(sender)!), 1_224_242);
+  const backlog = result('adx-ingestor', { maxSps: 2_000_000, cpuCores: 0.97 }, { sender: 'vmagent' });
+  t.equal(Math.round(spsPerCoreUsed(backlog)!), 2_061_856, 'a backlog drain divides its maximum');
+  t.equal(spsPerCoreUsed(result('adx-ingestor', { sustainedSps: 402_000 })), undefined, 'no CPU measured: no figure');
+  const dir = t.testdir({});
+  fs.writeFileSync(path.join(dir, 'live.json'), JSON.stringify(report('live', '2026-11-22T10:00:00Z', [sender])));
+  const markdownPath = path.join(dir, 'performance.md');
+  generateReport({ files: [path.join(dir, 'live.json')], resultsDir: '', markdownPath, svgPath: path.join(dir, 'performance.svg') });
+  t.match(tableLine(fs.readFileSync(markdownPath, 'utf8'), 'live', 'adx-ingestor'), / \| 0\.33 \| 1\.22 M \| /, 'shown beside the CPU cores');
 });
 
 t.test('targets are marked met / not met from the numbers', async (t) => {
@@ -118,7 +136,7 @@ t.test('a receiver without a completed run is shown as such, without ratios', as
   const markdownPath = path.join(dir, 'performance.md');
   generateReport({ files: [path.join(dir, 'failed.json')], resultsDir: '', markdownPath, svgPath: path.join(dir, 'performance.svg') });
   const md = fs.readFileSync(markdownPath, 'utf8');
-  t.equal(tableLine(md, 'failed', 'adx-ingestor'), '| adx-ingestor | loadgen | 1.0 | 100 k | no run completed | – | – | – | – | – | – | 0 |');
+  t.equal(tableLine(md, 'failed', 'adx-ingestor'), '| adx-ingestor | loadgen | 1.0 | 100 k | no run completed | – | – | – | – | – | – | – | 0 |');
   t.match(tableLine(md, 'failed', 'victoria-metrics'), / \| – \| 3 \|$/, 'no ratio');
 });
 
