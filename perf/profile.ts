@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT, shellQuote, sleep, stopEverything } from './harness/child-processes.js';
 import { runLoadgenProbe } from './harness/loadgen-probe.js';
+import { machineInfo, versions } from './harness/machine-info.js';
 import { findBinary, RECEIVERS, startReceiver } from './harness/receivers.js';
 import { findScenario, type LoadgenLoad } from './harness/scenarios.js';
 import { formatSps } from './report/format.js';
@@ -103,7 +104,10 @@ async function main(argv: string[]): Promise<number> {
     const symbols = new Set(execFileSync('nm', ['--defined-only', addon], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[2] ?? '').filter((n) => n !== ''));
     const inlined = [...inlinedAway(functionFiles, symbols)].map(([file, fns]) => `${file}: ${fns.join(', ')}`);
     const r = measured.result;
+    const m = machineInfo();
     const what = [
+      `${new Date().toISOString()}, adx-ingestor ${versions()['adx-ingestor']}, node ${process.version}; ${m.cpuModel}, ${m.cores} cores, kernel ${m.kernel}.`,
+      '',
       `Scenario \`${v.scenario}\`'s load (${rate > 0 ? `open model, ${formatSps(rate)} samples/s offered` : 'closed model'}): ` +
         `${formatSps(r.samplesPerSec)} samples/s acknowledged, p99 ${r.latencyMs.p99.toFixed(1)} ms, receiver ${measured.receiverCpuCores.toFixed(2)} cores ` +
         `on CPUs ${leg.receiverCpus}, loadgen on CPUs ${leg.senderCpus}; ${shared ? `the receiver's process (pid ${receiver.pid})` : `CPUs ${leg.receiverCpus}`} sampled for ${seconds} s.`,
