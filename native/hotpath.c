@@ -10,7 +10,7 @@
  * (see new-series.h); otherwise it is handed to a JavaScript callback (`prepare`), which
  * runs the TypeScript writer's validation and middle-building code. Either way the result is
  * cached here. The TypeScript writer stays the rule book for labels, tables, drops and escaping;
- * this file does the steady-state work (hash, compare, copy, format) and the happy path of a new
+ * the addon does the steady-state work (hash, compare, copy, format) and the happy path of a new
  * series, checked byte for byte against TypeScript.
  *
  * Anything outside the common shape — native histograms, labels interleaved with other fields,

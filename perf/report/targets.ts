@@ -31,18 +31,23 @@ export interface TargetCheck {
 
 const ADX: ReceiverName = 'adx-ingestor';
 
-/** CPUs in a `taskset -c` list ("0", "0,1", "0-3,6"); undefined when it is not one. */
-export function cpuListSize(list: string): number | undefined {
-  let n = 0;
+/** The CPUs of a `taskset -c` list ("0", "0,1", "0-3,6"); undefined when it is not one. */
+export function cpuList(list: string): number[] | undefined {
+  const cpus: number[] = [];
   for (const part of list.split(',')) {
     const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part);
     if (!m) return undefined;
     const from = Number(m[1]);
     const to = m[2] === undefined ? from : Number(m[2]);
     if (to < from) return undefined;
-    n += to - from + 1;
+    for (let c = from; c <= to; c++) cpus.push(c);
   }
-  return n;
+  return cpus;
+}
+
+/** How many CPUs a `taskset -c` list names; undefined when it is not one. */
+export function cpuListSize(list: string): number | undefined {
+  return cpuList(list)?.length;
 }
 
 /** The adx-ingestor result a peer's result is compared with: same sender, protocol and series count. */

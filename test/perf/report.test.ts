@@ -4,7 +4,7 @@ import path from 'node:path';
 import t from 'tap';
 import { generateReport } from '../../perf/report/generate.js';
 import { NOTES_END, NOTES_START } from '../../perf/report/markdown.js';
-import { checkTargets, cpuListSize, spsPerCoreUsed } from '../../perf/report/targets.js';
+import { checkTargets, cpuList, cpuListSize, spsPerCoreUsed } from '../../perf/report/targets.js';
 import { figures, fixtureReports, report, result } from '../helpers/perf-report-fixture.js';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
@@ -123,6 +123,8 @@ t.test('targets nobody measured are "not measured"; per core divides by the pinn
   ]);
   t.ok(checkTargets([failed]).every((c) => c.status === 'not measured'), 'an adx-ingestor result without runs measures nothing');
   t.equal(cpuListSize('0-3,6'), 5);
+  t.same(cpuList('0-3,6'), [0, 1, 2, 3, 6]);
+  t.equal(cpuList('3-1'), undefined);
   t.equal(cpuListSize('all'), undefined);
 });
 
