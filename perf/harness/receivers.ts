@@ -206,6 +206,12 @@ async function startOnce(spec: ReceiverSpec, cpus: string, dir: string, fixedPor
   const metricsBase = `http://127.0.0.1:${ports.metricsPort}`;
   const child = await spawnReady(spec.name, argv, { cpus }, `${metricsBase}${spec.readyPath}`, () => canConnect(port));
   commands.push(child.command);
+  /** One reading of its /metrics: the stored-samples count and the request-duration histogram. */
+  const reading = async (): Promise<ReceiverReading> => {
+    const m = parsePromText(await httpGet(`${metricsBase}/metrics`));
+    const h = spec.requestDurationMetric;
+    return { storedSamples: trySum(m, spec.storedSamplesMetric), requestDurations: h === undefined ? undefined : histogramBuckets(m, h.name, h.match) };
+  };
   return {
     spec,
     pid: child.pid,
@@ -216,12 +222,8 @@ async function startOnce(spec: ReceiverSpec, cpus: string, dir: string, fixedPor
     cpuSeconds: () => treeCpuSeconds(child.pid),
     peakRssMiB: () => treePeakRssMiB(child.pid),
     dataBytes: () => directoryBytes(dir),
-    storedSamples: async () => trySum(parsePromText(await httpGet(`${metricsBase}/metrics`)), spec.storedSamplesMetric),
-    async reading() {
-      const m = parsePromText(await httpGet(`${metricsBase}/metrics`));
-      const h = spec.requestDurationMetric;
-      return { storedSamples: trySum(m, spec.storedSamplesMetric), requestDurations: h === undefined ? undefined : histogramBuckets(m, h.name, h.match) };
-    },
+    storedSamples: async () => (await reading()).storedSamples,
+    reading,
     async stop() {
       await child.stop(10_000);
       removeTempDir(dir);
