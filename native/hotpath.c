@@ -39,6 +39,7 @@
  *   new-series.h      new series prepared in C: labels, table, SeriesId, the row's middle
  *   request-walk.h    encodeV1's walk over a request
  *   snappy-block.h    WAL block compression and body decompression (snappy blocks)
+ *   frame-crc.h       the CRC-32 of a WAL frame
  *   remote-write-v2.h 2.0 requests rewritten as 1.0
  *   napi-args.h, napi-rows.h, napi-wal.h   the Node-API calls and their argument checks
  */
@@ -52,6 +53,7 @@
 #include "new-series.h"
 #include "request-walk.h"
 #include "snappy-block.h"
+#include "frame-crc.h"
 #include "remote-write-v2.h"
 #include "napi-args.h"
 #include "napi-rows.h"
@@ -62,7 +64,7 @@
  * (NATIVE_API_VERSION there): bump both together whenever a call is added or changes. A stale
  * build of this file is then refused at start-up instead of failing at the first call it lacks.
  */
-#define API_VERSION 3
+#define API_VERSION 4
 
 NAPI_MODULE_INIT() {
   napi_value api_version;
@@ -81,6 +83,8 @@ NAPI_MODULE_INIT() {
       {"startWriteback", NULL, js_start_writeback, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dropCache", NULL, js_drop_cache, NULL, NULL, NULL, napi_enumerable, NULL},
       {"compressBlock", NULL, js_compress_block, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"writeFrames", NULL, js_write_frames, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"frameCrc", NULL, js_frame_crc, NULL, NULL, NULL, napi_enumerable, NULL},
       {"uncompress", NULL, js_uncompress, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

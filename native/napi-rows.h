@@ -202,8 +202,8 @@ static napi_value js_keep_rows(napi_env env, napi_callback_info info) {
 
 /*
  * frameTables(ctx, out: Uint8Array, info: Int32Array) → n, or −(bytes `out` needs)
- * After keepRows: the WAL frame (docs/wal-format.md: length u32 BE, 4 bytes left for the CRC,
- * the snappy block) of each held table's block, its row count written into the block header,
+ * After keepRows: the WAL frame (docs/wal-format.md: length u32 BE, CRC-32 u32 BE of the
+ * payload (frame-crc.h), the snappy block) of each held table's block, its row count written into the block header,
  * back to back in out; info = [tableId, offset, length, rows] × n (4 per table: size it from
  * the table ids given out). The rows are let go of; with −needed nothing changes.
  */
@@ -234,7 +234,7 @@ static napi_value js_frame_tables(napi_env env, napi_callback_info info) {
     put_u32be(t->buf + 4, t->rows); /* the block header's row count */
     size_t written = compress_block(t->buf, t->len, out + at + 8);
     put_u32be(out + at, (uint32_t)written);
-    memset(out + at + 4, 0, 4);
+    put_u32be(out + at + 4, frame_crc(out + at + 8, written));
     o[4 * i] = c->touched[i];
     o[4 * i + 1] = (int32_t)at;
     o[4 * i + 2] = (int32_t)(8 + written);

@@ -29,7 +29,7 @@ import { decodeWriteRequestV2 } from '../src/prom/remote-write-v2.js';
 import { encodeWriteRequestV1, encodeWriteRequestV2, type EncodeSeries } from '../src/prom/remote-write-encode.js';
 import { MetricsCsvWriter } from '../src/transform/metrics-csv-writer.js';
 import { checkNativeApi, type NativeHotPath } from '../src/transform/native-hot-path.js';
-import { NativeFramer, SampleType, WAL, writeBlockHeader } from '../src/wal/format.js';
+import { crc32, NativeFramer, SampleType, WAL, writeBlockHeader } from '../src/wal/format.js';
 import { decompressBlock } from '../src/wal/s2.js';
 import { RequestBuilder } from '../perf/lib/request-builder.js';
 import { mulberry32 } from '../perf/lib/series-catalog.js';
@@ -209,6 +209,7 @@ function frameTables(w: MetricsCsvWriter): void {
     const expectedBytes = pieces.length === 1 ? block : Buffer.concat([block, block.subarray(skip)]);
     const decoded = decompressBlock(frame.subarray(WAL.frameHeaderBytes));
     if (!Buffer.from(decoded).equals(expectedBytes)) fail('compressBlock', `frame of table ${t.prefix} does not decode to its block`);
+    if (frame.readUInt32BE(4) !== crc32(frame.subarray(WAL.frameHeaderBytes))) fail('compressBlock', `frame of table ${t.prefix}: its CRC is not the payload's`);
     counts.frames!++;
   }
 }
@@ -299,6 +300,7 @@ function frameHeld(pair: Pair): void {
     const prefix = w.prefixOf(info[4 * i]!);
     const frame = out.subarray(info[4 * i + 1]!, info[4 * i + 1]! + info[4 * i + 2]!);
     if (frame.readUInt32BE(0) !== frame.length - 8) fail('frameTables', 'frame length field is wrong');
+    if (frame.readUInt32BE(4) !== crc32(frame.subarray(WAL.frameHeaderBytes))) fail('frameTables', "frame CRC is not the payload's");
     const payload = decompressBlock(frame.subarray(WAL.frameHeaderBytes));
     const h = pair.held.get(prefix);
     const text = payload.subarray(WAL.blockHeaderBytes + skip).toString('latin1');

@@ -289,7 +289,7 @@ export class MetricsCsvWriter implements SeriesSink {
   }
 
   /**
-   * keepRowsInNative: every held table's block as a WAL frame (CRC left 0) into `out`, with
+   * keepRowsInNative: every held table's block as a WAL frame (CRC filled in) into `out`, with
    * info ← [tableId, offset, length, rows] per frame; returns the frame count and lets the rows
    * go, or −(bytes `out` needs) and keeps them.
    */

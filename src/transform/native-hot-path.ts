@@ -31,7 +31,7 @@ export interface NativeSeriesRules {
  * together. A `.node` file left over from an older build is refused when it loads, not at the
  * first call it lacks.
  */
-export const NATIVE_API_VERSION = 3;
+export const NATIVE_API_VERSION = 4;
 
 export interface NativeHotPath {
   /** `NATIVE_API_VERSION` of the source the addon was built from. */
@@ -67,7 +67,7 @@ export interface NativeHotPath {
    */
   keepRows(ctx: NativeContext, head: Uint8Array): void;
   /**
-   * After `keepRows`: every held table's block as one WAL frame (CRC left 0), back to back in
+   * After `keepRows`: every held table's block as one WAL frame (CRC filled in), back to back in
    * `out`, and info ← [tableId, offset, length, rows] per frame (4 per table id in use); returns
    * the frame count and lets the rows go, or −(bytes `out` needs) and changes nothing.
    */
@@ -90,6 +90,10 @@ export interface NativeHotPath {
   uncompress(block: Uint8Array, out: Uint8Array): number;
   /** One WAL frame from block pieces, snappy-compressed in C: see `CompressBlockCall` (src/wal/format.ts). */
   compressBlock(pieces: Uint8Array[], skip: number, out: Uint8Array): number;
+  /** Positional writes of frames to WAL segments, in order: see `WriteFramesCall` (src/wal/wal-writer.ts). */
+  writeFrames(frames: Uint8Array, plan: Float64Array, n: number, err: Int32Array): number;
+  /** The CRC-32 frames get (Node's zlib `crc32_z`), or with `bytewise` the addon's own table code, used where node lacks it. For tests. */
+  frameCrc(bytes: Uint8Array, bytewise: boolean): number;
 }
 
 /** The addon's calls the WAL writer uses (whatever --hot-path says: they are WAL plumbing and compression, not rows). */
@@ -98,6 +102,7 @@ export function walNativeCalls(addon: NativeHotPath): WalNativeCalls {
     startWriteback: (fd, offset, length) => addon.startWriteback(fd, offset, length),
     dropCache: (fd, offset, length) => addon.dropCache(fd, offset, length),
     compressBlock: (pieces, skip, out) => addon.compressBlock(pieces, skip, out),
+    writeFrames: (frames, plan, n, err) => addon.writeFrames(frames, plan, n, err),
   };
 }
 

@@ -82,7 +82,7 @@ export function compressFrame(payload: Uint8Array): FrameParts {
 /**
  * The native addon's `compressBlock` (native/napi-wal.h): frames the block of `pieces` (the first
  * whole, the later ones without their first `skip` bytes) into `out`, snappy-compressed, with
- * the CRC left 0; returns the frame's length, or minus the bytes `out` must have.
+ * its CRC filled in; returns the frame's length, or minus the bytes `out` must have.
  */
 export type CompressBlockCall = (pieces: Uint8Array[], skip: number, out: Uint8Array) => number;
 
@@ -109,9 +109,7 @@ export class NativeFramer {
       out = this.#out.atLeast(-n);
       n = this.#compress(pieces, skip, out);
     }
-    const frame = out.subarray(0, n);
-    frame.writeUInt32BE(crc32(frame.subarray(WAL.frameHeaderBytes)), 4);
-    return frame;
+    return out.subarray(0, n);
   }
 }
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import util from 'node:util';
 import { IngestError } from '../errors.js';
 import { SEGMENT_HEADER, WAL } from './format.js';
 import { segmentFileName } from './segment-name.js';
@@ -16,6 +17,16 @@ export const WRITEBACK_PAGE = 4096;
 
 /** A native call on a range of a file (sync_file_range, posix_fadvise): 0 or an errno. */
 export type FileRangeCall = (fd: number, offset: number, length: number) => number;
+
+/** An error as Node's fs calls throw it ("ENOSPC: no space left on device, pwrite", `code` 'ENOSPC') for an errno from a native call. */
+export function systemError(errno: number, syscall: string): NodeJS.ErrnoException {
+  const [code, description] = util.getSystemErrorMap().get(-errno) ?? [`E${errno}`, `error ${errno}`];
+  const err: NodeJS.ErrnoException = new Error(`${code}: ${description}, ${syscall}`);
+  err.code = code;
+  err.errno = -errno;
+  err.syscall = syscall;
+  return err;
+}
 
 /** Maps a failed write or sync to the error the sender sees: out of space is backpressure, the rest is I/O. */
 export function walIoError(err: unknown, what: string): IngestError {
@@ -84,6 +95,26 @@ export class SegmentFile {
 
   get size(): number {
     return this.#size;
+  }
+
+  /**
+   * The file descriptor, for a native writer (`writeFrames`) that writes the ranges `reserve`
+   * handed out; -1 once closed.
+   */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  /**
+   * Reserves the next `bytes` of the file for a write made elsewhere (by `fd`, at the returned
+   * offset) and counts them in `size` now. Until that write is done `size` runs ahead of the
+   * file: if it fails the caller must `truncateTo` the size before the reservation, as the WAL
+   * writer's rollback does.
+   */
+  reserve(bytes: number): number {
+    const at = this.#size;
+    this.#size += bytes;
+    return at;
   }
 
   get isEmpty(): boolean {

@@ -1,8 +1,8 @@
 import type { WalConfig } from '../config/config.js';
 import { ReusedBuffer } from '../reused-buffer.js';
-import { type CompressBlockCall, compressFrame, crc32, NativeFramer, SampleType, WAL, writeBlockHeader } from './format.js';
+import { type CompressBlockCall, compressFrame, NativeFramer, SampleType, WAL, writeBlockHeader } from './format.js';
 import { newSegmentId } from './segment-name.js';
-import { type FileRangeCall, SegmentFile, syncDirectoryAsync, WRITEBACK_PAGE } from './segment-file.js';
+import { type FileRangeCall, SegmentFile, syncDirectoryAsync, systemError, walIoError, WRITEBACK_PAGE } from './segment-file.js';
 
 /** Fraction of --max-segment-age by which a segment may rotate early (spreads rotations out). */
 const AGE_JITTER = 0.1;
@@ -36,6 +36,13 @@ export interface WalDelta {
 export type { CompressBlockCall, FileRangeCall };
 
 /**
+ * The native addon's `writeFrames` (native/napi-wal.h): pwrite of frame i, frames[at, at + length),
+ * at `position` in file `fd`, for plan = [fd, position, at, length] × n, in order; returns how
+ * many were written whole, with err[0] = the errno of the one that failed (it may be partly written).
+ */
+export type WriteFramesCall = (frames: Uint8Array, plan: Float64Array, n: number, err: Int32Array) => number;
+
+/**
  * The least a segment hands to writeback in one round: a 64th of --wal-writeback (64 KiB at the
  * default 4 MiB), at least a page. Rounds that handed every active segment its new pages made one
  * sync_file_range (one bio, one device kick) and one posix_fadvise per table per round: with 1000
@@ -61,6 +68,8 @@ export interface WalNativeCalls {
   readonly dropCache?: FileRangeCall;
   /** Merges and compresses a table's block in C; without it, merged here and compressed by the `snappy` package. */
   readonly compressBlock?: CompressBlockCall;
+  /** Writes the flush's held frames in one call; without it, one fs.writevSync per frame. */
+  readonly writeFrames?: WriteFramesCall;
 }
 
 /**
@@ -86,7 +95,7 @@ export interface HeldBlocks {
   readonly heldBytes: number;
   /** Table ids in use: `frameHeld`'s info needs 4 entries per id. */
   readonly tableIds: number;
-  /** Every held block as a WAL frame (CRC left 0) into out, info ← [table, offset, length, rows]; the count, or −(bytes out needs). */
+  /** Every held block as a WAL frame (CRC filled in) into out, info ← [table, offset, length, rows]; the count, or −(bytes out needs). */
   frameHeld(out: Uint8Array, info: Int32Array): number;
   prefixOf(tableId: number): string;
 }
@@ -154,12 +163,19 @@ export class WalWriter {
   /** The last `#frameHeld`'s frames (a buffer of their own when over 16 MiB) and their [table, offset, length, rows]. */
   #heldFrames: Buffer = this.#heldBuffer.current;
   #heldInfo = new Int32Array(4 * 256);
+  /** Writes the held frames in one native call (`writeFrames`); undefined: one append per frame. */
+  readonly #writeFrames: WriteFramesCall | undefined;
+  /** `#writeFrames`' plan ([fd, position, at, length] per frame), the segment of each frame, and its errno. */
+  #plan = new Float64Array(4 * 256);
+  #planned: SegmentFile[] = [];
+  readonly #writeError = new Int32Array(1);
 
   constructor(config: WalConfig, writerId: number, headerLine: string, onIdleDelta: (delta: WalDelta) => void, native: WalNativeCalls = {}) {
     this.#config = config;
     this.#startWriteback = startsWriteback(config) ? native.startWriteback : undefined;
     this.#dropCache = config.dropCache ? native.dropCache : undefined;
     this.#framer = native.compressBlock && new NativeFramer(native.compressBlock);
+    this.#writeFrames = native.writeFrames;
     this.#writerId = writerId;
     this.#headerLine = Buffer.from(headerLine);
     this.#onIdleDelta = onIdleDelta;
@@ -227,7 +243,8 @@ export class WalWriter {
       // Taken first, whatever happens next: rows of requests this flush answers go with it.
       const held = this.#frameHeld();
       for (const [prefix, p] of pending) this.#appendBlock(prefix, p.pieces, p.rows, touched);
-      for (let i = 0; i < held; i++) this.#appendHeld(i, touched);
+      if (this.#writeFrames !== undefined) this.#writeHeld(held, touched);
+      else for (let i = 0; i < held; i++) this.#appendHeld(i, touched);
     } catch (err) {
       this.#rollback(touched);
       for (const w of waiters) w.reject(err);
@@ -315,6 +332,16 @@ export class WalWriter {
   #appendFrame(prefix: string, frame: readonly Uint8Array[], touched: Map<SegmentFile, number>): void {
     let frameBytes = 0;
     for (const part of frame) frameBytes += part.byteLength;
+    this.#segmentFor(prefix, frameBytes, touched).appendParts(frame);
+    this.#delta.bytes += frameBytes;
+  }
+
+  /**
+   * The segment the next `frameBytes` of `prefix` go to, in `touched` with its size before this
+   * flush: the active one, or a new one when that would grow past --max-segment-size (unless this
+   * flush already wrote to it: a flush's rollback needs each prefix in one segment).
+   */
+  #segmentFor(prefix: string, frameBytes: number, touched: Map<SegmentFile, number>): SegmentFile {
     let seg = this.#active.get(prefix);
     if (seg !== undefined && !seg.isEmpty && seg.size + frameBytes > this.#config.maxSegmentBytes && !touched.has(seg)) {
       this.#retire(seg);
@@ -322,8 +349,7 @@ export class WalWriter {
     }
     if (seg === undefined) seg = this.#open(prefix);
     if (!touched.has(seg)) touched.set(seg, seg.size);
-    seg.appendParts(frame);
-    this.#delta.bytes += frameBytes;
+    return seg;
   }
 
   /** Frames everything `#held` holds into `#heldFrames` / `#heldInfo`; the frame count. */
@@ -337,13 +363,41 @@ export class WalWriter {
     return n;
   }
 
-  /** Appends frame i of the last `#frameHeld`, its CRC filled in. */
+  /** Appends frame i of the last `#frameHeld`. */
   #appendHeld(i: number, touched: Map<SegmentFile, number>): void {
     const info = this.#heldInfo;
     const at = info[4 * i + 1]!;
     const frame = this.#heldFrames.subarray(at, at + info[4 * i + 2]!);
-    frame.writeUInt32BE(crc32(frame.subarray(WAL.frameHeaderBytes)), 4);
     this.#appendFrame(this.#held!.prefixOf(info[4 * i]!), [frame], touched);
+  }
+
+  /**
+   * Appends the n frames of the last `#frameHeld` with one native `writeFrames` call. Each frame's
+   * range is reserved in its segment first (the segment's size moves on before the write: should
+   * any write fail, the flush's rollback cuts every touched segment back to its size before the
+   * flush). With 1000 tables a flush writes ~1000 frames, and a JavaScript fs.writevSync per frame
+   * cost more than the pwrite itself (docs/performance.md, "Held frames written from C").
+   */
+  #writeHeld(n: number, touched: Map<SegmentFile, number>): void {
+    const info = this.#heldInfo;
+    const held = this.#held!;
+    if (this.#plan.length < 4 * n) this.#plan = new Float64Array(8 * n);
+    const plan = this.#plan;
+    const planned = this.#planned;
+    planned.length = n;
+    for (let i = 0; i < n; i++) {
+      const bytes = info[4 * i + 2]!;
+      const seg = this.#segmentFor(held.prefixOf(info[4 * i]!), bytes, touched);
+      planned[i] = seg;
+      plan[4 * i] = seg.fd;
+      plan[4 * i + 1] = seg.reserve(bytes);
+      plan[4 * i + 2] = info[4 * i + 1]!;
+      plan[4 * i + 3] = bytes;
+      this.#delta.bytes += bytes;
+    }
+    const written = this.#writeFrames!(this.#heldFrames, plan, n, this.#writeError);
+    if (written < n) throw walIoError(systemError(this.#writeError[0]!, 'pwrite'), `append to ${planned[written]!.path}`);
+    planned.length = 0;
   }
 
   /**

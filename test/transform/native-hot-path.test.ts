@@ -7,6 +7,7 @@ import { decodeWriteRequestV2 } from '../../src/prom/remote-write-v2.js';
 import { formatValue } from '../../src/transform/csv-format.js';
 import { MetricsCsvWriter } from '../../src/transform/metrics-csv-writer.js';
 import { checkNativeApi, loadNativeHotPath, NATIVE_API_VERSION, type NativeHotPath } from '../../src/transform/native-hot-path.js';
+import { crc32 } from '../../src/wal/format.js';
 import { decompressBlock } from '../../src/wal/s2.js';
 import { hasher, transformConfig } from '../helpers/rows.js';
 import { histogram, ld, mutate, mutation, RecordingSink, request as anyRequest } from '../fixtures/prom/helpers.js';
@@ -187,7 +188,7 @@ function run(native: NativeHotPath): void {
           for (let i = 0; i < n; i++) {
             const at = info[4 * i + 1]!;
             const frame = Buffer.from(out.buffer, at, info[4 * i + 2]!);
-            if (frame.readUInt32BE(0) !== frame.length - 8 || frame.readUInt32BE(4) !== 0) throw new Error('frame header: payload length, CRC left 0');
+            if (frame.readUInt32BE(0) !== frame.length - 8 || frame.readUInt32BE(4) !== crc32(frame.subarray(8))) throw new Error("frame header: payload length, the payload's CRC-32");
             const payload = decompressBlock(frame.subarray(8));
             if (payload.readUInt16BE(0) !== 0xaaaa || payload[2] !== 1 || payload[3] !== 1) throw new Error('block header');
             const csv = payload.subarray(8).toString('utf8');

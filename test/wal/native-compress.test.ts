@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import fc from 'fast-check';
 import snappy from 'snappy';
 import t from 'tap';
@@ -69,6 +70,16 @@ if (addon instanceof Error) {
     t.ok(ones.length < 50_000, `a million equal bytes compress to ${ones.length} bytes`);
     const random = Buffer.from(framer.frame([randomBytes(100_000)], 0));
     t.ok(random.length <= 8 + 100_000 + 32 + 100_000 / 6, `random bytes stay within snappy's bound (${random.length})`);
+    t.end();
+  });
+
+  t.test("frame CRCs: Node's zlib crc32_z, as the addon calls it, and the addon's own table code both agree with zlib.crc32", (t) => {
+    for (const n of [0, 1, 7, 8, 15, 16, 63, 64, 65, 255, 1000, 4096, 65539]) {
+      const bytes = randomBytes(n);
+      const want = zlib.crc32(bytes) >>> 0;
+      t.equal(addon.frameCrc(bytes, false), want, `${n} bytes`);
+      t.equal(addon.frameCrc(bytes, true), want, `${n} bytes, table code`);
+    }
     t.end();
   });
 

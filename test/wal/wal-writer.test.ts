@@ -7,7 +7,8 @@ import type { WalConfig } from '../../src/config/config.js';
 import { readSegment } from '../../src/wal/segment-reader.js';
 import { tryParseSegmentName } from '../../src/wal/segment-name.js';
 import { loadNativeHotPath, type NativeHotPath } from '../../src/transform/native-hot-path.js';
-import { WalWriter, writebackChunk, type FileRangeCall, type HeldBlocks, type WalDelta } from '../../src/wal/wal-writer.js';
+import { WalWriter, writebackChunk, type FileRangeCall, type HeldBlocks, type WalDelta, type WalNativeCalls, type WriteFramesCall } from '../../src/wal/wal-writer.js';
+import { IngestError } from '../../src/errors.js';
 import { compressFrame, SampleType, writeBlockHeader } from '../../src/wal/format.js';
 import { MetricsCsvWriter } from '../../src/transform/metrics-csv-writer.js';
 import { encodeWriteRequestV1 } from '../../src/prom/remote-write-encode.js';
@@ -15,11 +16,11 @@ import { hasher, transformConfig } from '../helpers/rows.js';
 
 const HEADER = 'Timestamp:datetime,SeriesId:long,Labels:dynamic,Value:real\n';
 
-function setup(t: Tap.Test, over: Partial<WalConfig> = {}, startWriteback?: FileRangeCall, dropCache?: FileRangeCall) {
+function setup(t: Tap.Test, over: Partial<WalConfig> = {}, startWriteback?: FileRangeCall, dropCache?: FileRangeCall, native: WalNativeCalls = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walw-'));
   const idle: WalDelta[] = [];
   const config: WalConfig = { storageDir: dir, maxSegmentBytes: 1 << 30, maxSegmentAgeMs: 60_000, maxDiskUsageBytes: 1 << 40, maxSegmentCount: 1000, fsync: 'rotate', groupCommitDelayMs: 0, writebackBytes: 0, dropCache: false, ...over };
-  const w = new WalWriter(config, 7, HEADER, (d) => idle.push(d), { startWriteback, dropCache });
+  const w = new WalWriter(config, 7, HEADER, (d) => idle.push(d), { startWriteback, dropCache, ...native });
   t.teardown(async () => {
     await w.closeAll();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -88,7 +89,7 @@ t.test('--group-commit-delay: writes within the delay share one block; 8 MiB wai
   t.equal(readSegment(segments()[0]!).blocks.length, 2, 'closeAll flushes what waits for the delay');
 });
 
-/** `HeldBlocks` in plain TypeScript: rows held per table until a flush frames them (CRC left 0, as the addon does). */
+/** `HeldBlocks` in plain TypeScript: rows held per table until a flush frames them (CRC filled in, as the addon does). */
 class FakeHeld implements HeldBlocks {
   readonly prefixes: string[] = [];
   readonly #rows = new Map<number, string[]>();
@@ -115,7 +116,6 @@ class FakeHeld implements HeldBlocks {
       const payload = Buffer.from(`--------${HEADER}${rows.map((r) => `${r}\n`).join('')}`);
       writeBlockHeader(payload, SampleType.metric, rows.length);
       const { header, payload: body } = compressFrame(payload);
-      header.writeUInt32BE(0, 4);
       return { id, rows: rows.length, frame: Buffer.concat([header, body]) };
     });
     const need = frames.reduce((n, f) => n + f.frame.length, 0);
@@ -162,7 +162,9 @@ t.test('rows held outside the writer (holdBlocksFrom) go with the next flush: on
 t.test('holdBlocksFrom with the native MetricsCsvWriter: requests kept in C come back from the segments row for row', async (t) => {
   const ok = nativeAndDir(t);
   if (ok === undefined) return;
-  const { w, segments } = setup(t, { groupCommitDelayMs: 3_600_000 });
+  let writeCalls = 0;
+  const writeFrames: WriteFramesCall = (frames, plan, n, err) => (writeCalls++, ok.addon.writeFrames(frames, plan, n, err));
+  const { w, segments } = setup(t, { groupCommitDelayMs: 3_600_000 }, undefined, undefined, { writeFrames, compressBlock: ok.addon.compressBlock.bind(ok.addon) });
   const builder = new MetricsCsvWriter(transformConfig(), hasher, 1 << 20, undefined, ok.addon);
   t.equal(builder.keepRowsInNative(), true);
   w.holdBlocksFrom(builder);
@@ -189,6 +191,64 @@ t.test('holdBlocksFrom with the native MetricsCsvWriter: requests kept in C come
   }
   t.equal(segments().length, 7, 'one segment per metric');
   t.same(got.sort(), sent.sort(), 'every sample once, in its table');
+  t.equal(writeCalls, 1, "the flush wrote its 7 tables' frames with one writeFrames call");
+  t.equal(w.takeDelta().bytes, segments().reduce((n, f) => n + fs.statSync(f).size, 0), 'delta bytes = bytes on disk');
+  // A second flush appends after each segment's end: positions come from the segments' sizes.
+  builder.reset();
+  builder.encodeV1(encodeWriteRequestV1([{ labels: [['__name__', 'm0'], ['job', 'again']], samples: [{ value: 7, timestampMs: 1714564900000 }] }]));
+  await w.write([], false);
+  t.equal(writeCalls, 2);
+  const m0 = segments().find((f) => tryParseSegmentName(path.basename(f))!.table === 'M0')!;
+  const { blocks, problem } = readSegment(m0);
+  t.equal(problem, undefined, 'the segment reads back whole');
+  t.same(blocks.map((b) => b.count), [blocks[0]!.count, 1], 'the new block right after the first');
+});
+
+t.test('a held frame that fails to write (writeFrames) fails the flush: every touched segment is cut back, nothing acknowledged is lost', async (t) => {
+  // Writes frame 0 whole and half of frame 1, then reports ENOSPC, as a filling disk does.
+  let failNext = false;
+  let calls = 0;
+  const writeFrames: WriteFramesCall = (frames, plan, n, err) => {
+    calls++;
+    for (let i = 0; i < n; i++) {
+      const [fd, position, at, length] = [plan[4 * i]!, plan[4 * i + 1]!, plan[4 * i + 2]!, plan[4 * i + 3]!];
+      if (failNext && i === 1) {
+        fs.writeSync(fd, frames, at, length >> 1, position);
+        err[0] = os.constants.errno.ENOSPC;
+        return i;
+      }
+      fs.writeSync(fd, frames, at, length, position);
+    }
+    return n;
+  };
+  const { w, segments } = setup(t, { groupCommitDelayMs: 3_600_000 }, undefined, undefined, { writeFrames });
+  const held = new FakeHeld();
+  w.holdBlocksFrom(held);
+  held.hold('Metrics_A', 'a0');
+  held.hold('Metrics_B', 'b0');
+  await w.write([], false);
+  const sizes = () => segments().map((f) => fs.statSync(f).size);
+  const before = sizes();
+  const acknowledged = w.takeDelta().bytes;
+  held.hold('Metrics_A', 'a1');
+  held.hold('Metrics_B', 'b1');
+  held.hold('Metrics_C', 'c1');
+  failNext = true;
+  const err = await w.write([], false).then(() => undefined, (e: unknown) => e);
+  t.ok(err instanceof IngestError && err.code === 'disk_full', `refused as disk_full (backpressure): ${String(err)}`);
+  t.match(String((err as Error).message), /ENOSPC/, 'the errno is named');
+  t.same(sizes().slice(0, 2), before, 'A and B cut back to their last acknowledged frame');
+  t.equal(segments().length, 3, "C's segment was opened for the flush");
+  t.equal(fs.statSync(segments()[2]!).size, 8, 'and holds only its header');
+  t.equal(w.takeDelta().bytes, 8, "the delta counts only C's header: the failed frames are taken back");
+  failNext = false;
+  held.hold('Metrics_A', 'a2');
+  await w.write([], false);
+  t.equal(calls, 3);
+  const a = readSegment(segments()[0]!);
+  t.equal(a.problem, undefined, 'no partial frame left');
+  t.same(a.blocks.map((b) => b.csv.toString()), [HEADER + 'a0\n', HEADER + 'a2\n'], 'the next flush lands right after the last good frame');
+  t.ok(acknowledged > 0);
 });
 
 t.test('--wal-writeback: every appended byte of the active segments is handed to writeback once, in order', async (t) => {
@@ -278,6 +338,30 @@ t.test('the native startWriteback calls sync_file_range on a real file', async (
   t.throws(() => addon.startWriteback(-1, 0, 1), TypeError);
   t.throws(() => (addon.startWriteback as (...a: unknown[]) => number)('x', 0, 1), TypeError);
   t.throws(() => addon.startWriteback(0, -5, 1), TypeError);
+});
+
+t.test('the native writeFrames writes each frame at its position, in order, and stops at the first that fails with its errno', async (t) => {
+  const native = nativeAndDir(t);
+  if (native === undefined) return;
+  const { addon, dir } = native;
+  const [fa, fb] = [path.join(dir, 'a'), path.join(dir, 'b')];
+  const a = fs.openSync(fa, 'w+');
+  const b = fs.openSync(fb, 'w+');
+  const frames = Buffer.from('0123456789abcdefghij');
+  const err = new Int32Array(1);
+  t.equal(addon.writeFrames(frames, Float64Array.from([a, 0, 0, 5, b, 3, 5, 5, a, 5, 10, 10]), 3, err), 3, 'all three written');
+  t.equal(err[0], 0);
+  t.equal(fs.readFileSync(fa, 'latin1'), '01234abcdefghij', 'a: frames 0 and 2, back to back');
+  t.same(fs.readFileSync(fb), Buffer.concat([Buffer.alloc(3), Buffer.from('56789')]), 'b: frame 1 at offset 3');
+  fs.closeSync(b);
+  t.equal(addon.writeFrames(frames, Float64Array.from([a, 15, 0, 2, b, 0, 2, 2, a, 17, 4, 2]), 3, err), 1, 'stops at the frame whose file is closed');
+  t.equal(err[0], os.constants.errno.EBADF, 'with its errno');
+  t.equal(fs.readFileSync(fa, 'latin1'), '01234abcdefghij01', 'the frame before it written, the one after it not');
+  t.throws(() => addon.writeFrames(frames, Float64Array.from([a, 0, 15, 10]), 1, err), RangeError, 'a range past the frames');
+  t.throws(() => addon.writeFrames(frames, Float64Array.from([a, -1, 0, 1]), 1, err), RangeError, 'a negative position');
+  t.throws(() => addon.writeFrames(frames, new Float64Array(4), 2, err), TypeError, 'a plan shorter than 4 per frame');
+  t.equal(addon.writeFrames(frames, new Float64Array(0), 0, err), 0, 'nothing to write');
+  fs.closeSync(a);
 });
 
 t.test('--wal-drop-cache: each round drops, from a 64 KiB boundary, what was handed to writeback before the previous round; closing drops the rest', async (t) => {
