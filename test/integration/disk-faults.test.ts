@@ -76,8 +76,16 @@ interface Traced {
   readonly log: string;
 }
 
+/** The strace logs' directories, removed once every test of this file has run (tests read the logs until their end). */
+const straceDirs: string[] = [];
+t.teardown(() => {
+  for (const d of straceDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
 async function startTraced(strace: string[], args: string[], dir: string, env: NodeJS.ProcessEnv = {}): Promise<Traced> {
-  const log = path.join(tempDir('adxi-strace-'), 'strace.log');
+  const logDir = tempDir('adxi-strace-');
+  straceDirs.push(logDir);
+  const log = path.join(logDir, 'strace.log');
   const s = await startServer(args, { dir, env, prefix: ['strace', '-f', '--seccomp-bpf', '-o', log, ...strace, '--'] });
   return { s, log };
 }
