@@ -18,6 +18,31 @@ export const WRITEBACK_PAGE = 4096;
 /** A native call on a range of a file (sync_file_range, posix_fadvise): 0 or an errno. */
 export type FileRangeCall = (fd: number, offset: number, length: number) => number;
 
+/**
+ * Positional writes of whole frames (the addon's `writeFrames`, native/napi-wal.h): frame i,
+ * frames[at, at + length), at `position` in file `fd`, for plan = [fd, position, at, length] × n,
+ * in order; returns how many were written whole, with err[0] = the errno of the one that failed
+ * (it may be partly written: the caller cuts the file back).
+ */
+export type WriteFramesCall = (frames: Uint8Array, plan: Float64Array, n: number, err: Int32Array) => number;
+
+/** `WriteFramesCall` with fs.writeSync, where the native addon is not loaded. */
+export const writeFramesSync: WriteFramesCall = (frames, plan, n, err) => {
+  err[0] = 0;
+  for (let i = 0; i < n; i++) {
+    const [fd, position, at, length] = [plan[4 * i]!, plan[4 * i + 1]!, plan[4 * i + 2]!, plan[4 * i + 3]!];
+    try {
+      for (let done = 0; done < length; ) done += fs.writeSync(fd, frames, at + done, length - done, position + done);
+    } catch (e) {
+      const errno = (e as NodeJS.ErrnoException).errno;
+      if (typeof errno !== 'number') throw e;
+      err[0] = -errno;
+      return i;
+    }
+  }
+  return n;
+};
+
 /** An error as Node's fs calls throw it ("ENOSPC: no space left on device, pwrite", `code` 'ENOSPC') for an errno from a native call. */
 export function systemError(errno: number, syscall: string): NodeJS.ErrnoException {
   const [code, description] = util.getSystemErrorMap().get(-errno) ?? [`E${errno}`, `error ${errno}`];

@@ -2,7 +2,7 @@ import type { WalConfig } from '../config/config.js';
 import { ReusedBuffer } from '../reused-buffer.js';
 import { type CompressBlockCall, compressFrame, NativeFramer, SampleType, WAL, writeBlockHeader } from './format.js';
 import { newSegmentId } from './segment-name.js';
-import { type FileRangeCall, SegmentFile, syncDirectoryAsync, systemError, walIoError, WRITEBACK_PAGE } from './segment-file.js';
+import { type FileRangeCall, SegmentFile, syncDirectoryAsync, systemError, walIoError, type WriteFramesCall, writeFramesSync, WRITEBACK_PAGE } from './segment-file.js';
 
 /** Fraction of --max-segment-age by which a segment may rotate early (spreads rotations out). */
 const AGE_JITTER = 0.1;
@@ -33,14 +33,7 @@ export interface WalDelta {
   flushWaitSeconds?: number[];
 }
 
-export type { CompressBlockCall, FileRangeCall };
-
-/**
- * The native addon's `writeFrames` (native/napi-wal.h): pwrite of frame i, frames[at, at + length),
- * at `position` in file `fd`, for plan = [fd, position, at, length] × n, in order; returns how
- * many were written whole, with err[0] = the errno of the one that failed (it may be partly written).
- */
-export type WriteFramesCall = (frames: Uint8Array, plan: Float64Array, n: number, err: Int32Array) => number;
+export type { CompressBlockCall, FileRangeCall, WriteFramesCall };
 
 /**
  * The least a segment hands to writeback in one round: a 64th of --wal-writeback (64 KiB at the
@@ -68,7 +61,7 @@ export interface WalNativeCalls {
   readonly dropCache?: FileRangeCall;
   /** Merges and compresses a table's block in C; without it, merged here and compressed by the `snappy` package. */
   readonly compressBlock?: CompressBlockCall;
-  /** Writes the flush's held frames in one call; without it, one fs.writevSync per frame. */
+  /** Writes the flush's held frames in one call; without it, `writeFramesSync` (one fs.writeSync per frame). */
   readonly writeFrames?: WriteFramesCall;
 }
 
@@ -163,8 +156,8 @@ export class WalWriter {
   /** The last `#frameHeld`'s frames (a buffer of their own when over 16 MiB) and their [table, offset, length, rows]. */
   #heldFrames: Buffer = this.#heldBuffer.current;
   #heldInfo = new Int32Array(4 * 256);
-  /** Writes the held frames in one native call (`writeFrames`); undefined: one append per frame. */
-  readonly #writeFrames: WriteFramesCall | undefined;
+  /** Writes the held frames: the addon's `writeFrames`, one call per flush, or `writeFramesSync`. */
+  readonly #writeFrames: WriteFramesCall;
   /** `#writeFrames`' plan ([fd, position, at, length] per frame), the segment of each frame, and its errno. */
   #plan = new Float64Array(4 * 256);
   #planned: SegmentFile[] = [];
@@ -175,7 +168,7 @@ export class WalWriter {
     this.#startWriteback = startsWriteback(config) ? native.startWriteback : undefined;
     this.#dropCache = config.dropCache ? native.dropCache : undefined;
     this.#framer = native.compressBlock && new NativeFramer(native.compressBlock);
-    this.#writeFrames = native.writeFrames;
+    this.#writeFrames = native.writeFrames ?? writeFramesSync;
     this.#writerId = writerId;
     this.#headerLine = Buffer.from(headerLine);
     this.#onIdleDelta = onIdleDelta;
@@ -243,8 +236,7 @@ export class WalWriter {
       // Taken first, whatever happens next: rows of requests this flush answers go with it.
       const held = this.#frameHeld();
       for (const [prefix, p] of pending) this.#appendBlock(prefix, p.pieces, p.rows, touched);
-      if (this.#writeFrames !== undefined) this.#writeHeld(held, touched);
-      else for (let i = 0; i < held; i++) this.#appendHeld(i, touched);
+      this.#writeHeld(held, touched);
     } catch (err) {
       this.#rollback(touched);
       for (const w of waiters) w.reject(err);
@@ -363,16 +355,8 @@ export class WalWriter {
     return n;
   }
 
-  /** Appends frame i of the last `#frameHeld`. */
-  #appendHeld(i: number, touched: Map<SegmentFile, number>): void {
-    const info = this.#heldInfo;
-    const at = info[4 * i + 1]!;
-    const frame = this.#heldFrames.subarray(at, at + info[4 * i + 2]!);
-    this.#appendFrame(this.#held!.prefixOf(info[4 * i]!), [frame], touched);
-  }
-
   /**
-   * Appends the n frames of the last `#frameHeld` with one native `writeFrames` call. Each frame's
+   * Appends the n frames of the last `#frameHeld` with one `writeFrames` call. Each frame's
    * range is reserved in its segment first (the segment's size moves on before the write: should
    * any write fail, the flush's rollback cuts every touched segment back to its size before the
    * flush). With 1000 tables a flush writes ~1000 frames, and a JavaScript fs.writevSync per frame
@@ -395,7 +379,7 @@ export class WalWriter {
       plan[4 * i + 3] = bytes;
       this.#delta.bytes += bytes;
     }
-    const written = this.#writeFrames!(this.#heldFrames, plan, n, this.#writeError);
+    const written = this.#writeFrames(this.#heldFrames, plan, n, this.#writeError);
     if (written < n) throw walIoError(systemError(this.#writeError[0]!, 'pwrite'), `append to ${planned[written]!.path}`);
     planned.length = 0;
   }

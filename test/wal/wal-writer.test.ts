@@ -5,6 +5,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { WalConfig } from '../../src/config/config.js';
 import { readSegment } from '../../src/wal/segment-reader.js';
+import { writeFramesSync } from '../../src/wal/segment-file.js';
 import { tryParseSegmentName } from '../../src/wal/segment-name.js';
 import { loadNativeHotPath, type NativeHotPath } from '../../src/transform/native-hot-path.js';
 import { WalWriter, writebackChunk, type FileRangeCall, type HeldBlocks, type WalDelta, type WalNativeCalls, type WriteFramesCall } from '../../src/wal/wal-writer.js';
@@ -340,28 +341,44 @@ t.test('the native startWriteback calls sync_file_range on a real file', async (
   t.throws(() => addon.startWriteback(0, -5, 1), TypeError);
 });
 
-t.test('the native writeFrames writes each frame at its position, in order, and stops at the first that fails with its errno', async (t) => {
-  const native = nativeAndDir(t);
-  if (native === undefined) return;
-  const { addon, dir } = native;
+/** writeFrames on real files: frames at their positions, in order, stopping at the first that fails with its errno. */
+function checkWriteFrames(t: Tap.Test, writeFrames: WriteFramesCall, dir: string): void {
   const [fa, fb] = [path.join(dir, 'a'), path.join(dir, 'b')];
   const a = fs.openSync(fa, 'w+');
   const b = fs.openSync(fb, 'w+');
   const frames = Buffer.from('0123456789abcdefghij');
   const err = new Int32Array(1);
-  t.equal(addon.writeFrames(frames, Float64Array.from([a, 0, 0, 5, b, 3, 5, 5, a, 5, 10, 10]), 3, err), 3, 'all three written');
+  t.equal(writeFrames(frames, Float64Array.from([a, 0, 0, 5, b, 3, 5, 5, a, 5, 10, 10]), 3, err), 3, 'all three written');
   t.equal(err[0], 0);
   t.equal(fs.readFileSync(fa, 'latin1'), '01234abcdefghij', 'a: frames 0 and 2, back to back');
   t.same(fs.readFileSync(fb), Buffer.concat([Buffer.alloc(3), Buffer.from('56789')]), 'b: frame 1 at offset 3');
   fs.closeSync(b);
-  t.equal(addon.writeFrames(frames, Float64Array.from([a, 15, 0, 2, b, 0, 2, 2, a, 17, 4, 2]), 3, err), 1, 'stops at the frame whose file is closed');
+  t.equal(writeFrames(frames, Float64Array.from([a, 15, 0, 2, b, 0, 2, 2, a, 17, 4, 2]), 3, err), 1, 'stops at the frame whose file is closed');
   t.equal(err[0], os.constants.errno.EBADF, 'with its errno');
   t.equal(fs.readFileSync(fa, 'latin1'), '01234abcdefghij01', 'the frame before it written, the one after it not');
-  t.throws(() => addon.writeFrames(frames, Float64Array.from([a, 0, 15, 10]), 1, err), RangeError, 'a range past the frames');
-  t.throws(() => addon.writeFrames(frames, Float64Array.from([a, -1, 0, 1]), 1, err), RangeError, 'a negative position');
-  t.throws(() => addon.writeFrames(frames, new Float64Array(4), 2, err), TypeError, 'a plan shorter than 4 per frame');
-  t.equal(addon.writeFrames(frames, new Float64Array(0), 0, err), 0, 'nothing to write');
+  t.equal(writeFrames(frames, new Float64Array(0), 0, err), 0, 'nothing to write');
   fs.closeSync(a);
+}
+
+t.test('the native writeFrames writes each frame at its position, in order, and stops at the first that fails with its errno', async (t) => {
+  const native = nativeAndDir(t);
+  if (native === undefined) return;
+  const { addon, dir } = native;
+  checkWriteFrames(t, addon.writeFrames.bind(addon), dir);
+  const frames = Buffer.alloc(20);
+  const err = new Int32Array(1);
+  const c = fs.openSync(path.join(dir, 'c'), 'w');
+  t.throws(() => addon.writeFrames(frames, Float64Array.from([c, 0, 15, 10]), 1, err), RangeError, 'a range past the frames');
+  t.throws(() => addon.writeFrames(frames, Float64Array.from([c, -1, 0, 1]), 1, err), RangeError, 'a negative position');
+  t.throws(() => addon.writeFrames(frames, new Float64Array(4), 2, err), TypeError, 'a plan shorter than 4 per frame');
+  t.equal(fs.fstatSync(c).size, 0, 'nothing written by a refused plan');
+  fs.closeSync(c);
+});
+
+t.test('writeFramesSync, used without the addon, keeps the same contract', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'walw-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  checkWriteFrames(t, writeFramesSync, dir);
 });
 
 t.test('--wal-drop-cache: each round drops, from a 64 KiB boundary, what was handed to writeback before the previous round; closing drops the rest', async (t) => {
